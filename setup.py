@@ -46,6 +46,7 @@ setup(
             "hoi-demo=hoi2robot.demo:main",
             "hoi-bench=sim.bench:main",
             "hoi-sim-bench=sim.speed_bench:main",
+            "hoi-build-hand-model=hoi_videogen.hands.model_bundle:main",
         ]
     },
 )

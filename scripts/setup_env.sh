@@ -36,6 +36,9 @@ pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 # mediapipe pulls opencv-contrib-python and robosuite would pull opencv-python: both own cv2/, keep only one.
 "${pip[@]}" uninstall -y opencv-python opencv-python-headless 2>/dev/null || true
 "${pip[@]}" install --no-deps --no-build-isolation -e .
+# MediaPipe's hand model, built from two .tflite files inside the mediapipe 0.10.21 wheel (fetched from PyPI now,
+# never at run time) into the cache dir ($HOI2ROBOT_CACHE or ~/.cache/hoi2robot).
+"$VENV/bin/hoi-build-hand-model"
 "$VENV/bin/python" -c 'import cv2, mujoco, robosuite, torch, hoi2robot' 2>/dev/null \
   || { echo "[setup] import check failed" >&2; exit 1; }
 echo "$want" > "$stamp"

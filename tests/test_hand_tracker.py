@@ -1,0 +1,235 @@
+"""MediaPipe hand tracker (hoi_videogen.hands): offline model bundle, IMAGE/VIDEO tracking, slots, errors, config."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from hoi2robot import HandTrack
+from hoi2robot.media import read_image
+from hoi_videogen.hands import (
+    BundleError,
+    HandModelNotFoundError,
+    HandTracker,
+    HandTrackerConfig,
+    build_hand_landmarker_bundle,
+    default_model_path,
+)
+from hoi_videogen.hands.model_bundle import BUNDLE_MEMBERS
+from hoi_videogen.hands.tracker import _empty_arrays, fill_frame
+
+pytestmark = pytest.mark.xdist_group("mediapipe")  # one worker: fetch once, models load once
+REPO = Path(__file__).resolve().parents[1]
+WRIST, MIDDLE_TIP = 0, 12
+
+
+@pytest.fixture(scope="module")
+def tracker(hand_model_path):
+    with HandTracker(HandTrackerConfig(model_path=str(hand_model_path))) as tr:
+        yield tr
+
+
+def _hand_free_images() -> dict[str, np.ndarray]:
+    """Synthetic images with no hand: noise, a colour gradient, a table scene with a ball and a box."""
+    rng = np.random.default_rng(0)
+    u, v = np.meshgrid(np.linspace(0, 255, 320), np.linspace(0, 255, 240))
+    scene = np.full((240, 320, 3), (200, 190, 170), np.uint8)
+    cv2.rectangle(scene, (0, 150), (319, 239), (120, 80, 50), -1)
+    cv2.circle(scene, (100, 130), 30, (200, 30, 30), -1)
+    cv2.rectangle(scene, (180, 90), (240, 160), (30, 90, 200), -1)
+    return {
+        "noise": rng.integers(0, 256, (240, 320, 3), dtype=np.uint8),
+        "gradient": np.dstack([u, v, np.full_like(u, 128)]).astype(np.uint8),
+        "scene": scene,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- model bundle
+def _fake_wheel(path: Path) -> Path:
+    """A stand-in wheel holding tiny 'TFLite' files at the paths of the real one (builder logic without network)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, src in enumerate(BUNDLE_MEMBERS.values()):
+            zf.writestr(src, b"\0\0\0\0TFL3" + bytes([i]) * 64)
+        zf.writestr("mediapipe/__init__.py", "")
+    return path
+
+
+def test_bundle_holds_the_two_models_stored(hand_model_path):
+    assert hand_model_path == default_model_path()
+    with zipfile.ZipFile(hand_model_path) as zf:
+        assert sorted(zf.namelist()) == ["hand_detector.tflite", "hand_landmarks_detector.tflite"]
+        assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
+
+
+def test_bundle_build_is_idempotent(hand_model_path):
+    before = hand_model_path.stat()
+    # a valid bundle is kept as is: neither the (bogus) wheel nor the network is touched
+    assert build_hand_landmarker_bundle(wheel=Path("/nonexistent.whl")) == hand_model_path
+    after = hand_model_path.stat()
+    assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)
+
+
+def test_bundle_builder_from_wheel_rebuilds_corrupt_and_rejects_wrong_wheel(tmp_path):
+    wheel, out = _fake_wheel(tmp_path / "mediapipe-0.10.21-fake.whl"), tmp_path / "m" / "hand_landmarker.task"
+    assert build_hand_landmarker_bundle(wheel, out) == out
+    with zipfile.ZipFile(out) as zf:
+        assert sorted(zf.namelist()) == sorted(BUNDLE_MEMBERS)
+    out.write_bytes(b"not a zip")
+    build_hand_landmarker_bundle(wheel, out)
+    assert zipfile.is_zipfile(out)
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temp files left behind
+    wrong = tmp_path / "other.whl"
+    with zipfile.ZipFile(wrong, "w") as zf:
+        zf.writestr("x.txt", "")
+    with pytest.raises(BundleError, match="palm_detection_full.tflite"):
+        build_hand_landmarker_bundle(wrong, tmp_path / "x.task")
+
+
+# ------------------------------------------------------------------------------------------------------ IMAGE mode
+@pytest.mark.parametrize(
+    "name", ["handSrc.jpg", "handDst.jpg", "Back_Projection_Theory0.jpg", "Back_Projection1_Source_Image.jpg"]
+)
+def test_real_hand_photo_is_detected(tracker, hand_photos, name):
+    image = read_image(hand_photos[name])
+    track = tracker.detect(image)
+    h, w = image.shape[:2]
+    assert isinstance(track, HandTrack) and track.num_frames == 1 and track.image_size == (w, h)
+    assert track.source == "mediapipe"
+    assert track.valid[0, 0] and track.score[0, 0] > 0.5  # all four photos show a left hand: slot 0
+    kp = track.keypoints_2d[0, 0]
+    assert kp.shape == (21, 2)
+    inside = (kp[:, 0] >= -0.05 * w) & (kp[:, 0] <= 1.05 * w) & (kp[:, 1] >= -0.05 * h) & (kp[:, 1] <= 1.05 * h)
+    assert inside.all()
+    assert np.ptp(kp, axis=0).max() > 0.25 * min(w, h)  # pixels, not normalized coordinates
+    world = track.keypoints_world[0, 0]
+    assert 0.05 < np.linalg.norm(world[MIDDLE_TIP] - world[WRIST]) < 0.3  # metres
+    assert np.abs(track.keypoints_depth[0, 0]).max() > 0
+
+
+@pytest.mark.parametrize("name", ["Back_Projection_Theory0.jpg", "Back_Projection1_Source_Image.jpg"])
+def test_upright_hand_axes_and_mirror_flips_slot(tracker, hand_photos, name):
+    image = read_image(hand_photos[name])  # fingers point up: fingertip above (smaller v than) the wrist
+    kp = tracker.detect(image).keypoints_2d[0, 0]
+    assert kp[MIDDLE_TIP, 1] < kp[WRIST, 1] - 0.3 * image.shape[0]
+    mirrored = tracker.detect(np.ascontiguousarray(image[:, ::-1]))
+    assert mirrored.valid[0].tolist() == [False, True]  # a mirrored left hand looks like a right hand
+    w = image.shape[1]
+    np.testing.assert_allclose(mirrored.keypoints_2d[0, 1, :, 0], w - 1 - kp[:, 0], atol=0.05 * w)
+
+
+def test_hand_free_images_give_no_hand(tracker):
+    for name, image in _hand_free_images().items():
+        track = tracker.detect(image)
+        assert not track.valid.any(), name
+        assert not track.keypoints_2d.any() and not track.score.any(), name
+
+
+# ------------------------------------------------------------------------------------------------------ VIDEO mode
+def test_video_mode_tracks_a_shifting_hand(tracker, hand_photos):
+    image = read_image(hand_photos["Back_Projection_Theory0.jpg"])
+    shifts = np.arange(8) * 3.0  # pixels to the right per frame
+    frames = np.stack(
+        [cv2.warpAffine(image, np.float32([[1, 0, s], [0, 1, 0]]), image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+         for s in shifts]
+    )  # fmt: skip
+    track = tracker.track(frames, fps=30.0)
+    assert track.num_frames == 8 and track.fps == 30.0 and track.image_size == (200, 200)
+    assert track.valid[:, 0].sum() >= 6 and not track.valid[:, 1].any()
+    ok = track.valid[:, 0]
+    wrist_u = track.keypoints_2d[ok, 0, WRIST, 0]
+    np.testing.assert_allclose(wrist_u - wrist_u[0], shifts[ok] - shifts[ok][0], atol=4.0)
+    # a second video on the same tracker starts afresh (its own timestamps from 0), even at > 1000 fps
+    again = tracker.track(frames[:3], fps=2400.0)
+    assert again.valid[:, 0].all()
+
+
+# ---------------------------------------------------------------------------------------------- slots (no model)
+def _fake_result(hands: list[tuple[str, float, float]]):
+    """A HandLandmarkerResult with one hand per (handedness, score, x offset)."""
+    from mediapipe.tasks.python.components.containers.category import Category
+    from mediapipe.tasks.python.components.containers.landmark import Landmark, NormalizedLandmark
+    from mediapipe.tasks.python.vision import HandLandmarkerResult
+
+    return HandLandmarkerResult(
+        handedness=[[Category(index=0, score=s, display_name=lab, category_name=lab)] for lab, s, _ in hands],
+        hand_landmarks=[[NormalizedLandmark(x=dx + 0.01 * j, y=0.5, z=-0.01) for j in range(21)] for _, _, dx in hands],
+        hand_world_landmarks=[[Landmark(x=0.001 * j, y=0.0, z=0.0) for j in range(21)] for _ in hands],
+    )
+
+
+def test_same_handedness_twice_keeps_the_higher_score_in_its_slot():
+    arrays = _empty_arrays(2)
+    fill_frame(arrays, 1, _fake_result([("Right", 0.6, 0.1), ("Right", 0.9, 0.5)]), width=100, height=50)
+    assert not arrays["valid"][0].any()
+    assert arrays["valid"][1].tolist() == [True, True]
+    np.testing.assert_allclose(arrays["score"][1], [0.6, 0.9])
+    np.testing.assert_allclose(arrays["keypoints_2d"][1, 1, 0], [50.0, 25.0])  # (x·W, y·H) of the 0.9 hand
+    np.testing.assert_allclose(arrays["keypoints_2d"][1, 0, 0], [10.0, 25.0])
+    np.testing.assert_allclose(arrays["keypoints_depth"][1, 0], -0.01)
+    arrays = _empty_arrays(1)
+    fill_frame(arrays, 0, _fake_result([("Left", 0.8, 0.2)]), width=100, height=50)
+    assert arrays["valid"][0].tolist() == [True, False]
+
+
+# ---------------------------------------------------------------------------------------------------------- errors
+def test_missing_model_says_how_to_build_it(tmp_path, monkeypatch):
+    with pytest.raises(HandModelNotFoundError, match="hoi-build-hand-model") as err:
+        HandTracker(HandTrackerConfig(model_path=str(tmp_path / "nope.task")))
+    assert "model_path" in str(err.value) and "nope.task" in str(err.value)
+    monkeypatch.setenv("HOI2ROBOT_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "cache" / "models" / "hand_landmarker.task")):
+        HandTracker()
+
+
+def test_bad_model_file_gives_a_clear_error(tmp_path):
+    bad = tmp_path / "bad.task"
+    bad.write_bytes(b"junk")
+    with HandTracker(model_path=str(bad)) as tr, pytest.raises(RuntimeError, match="hoi-build-hand-model --force"):
+        tr.detect(np.zeros((64, 64, 3), np.uint8))
+
+
+@pytest.mark.parametrize(
+    "frames, fps",
+    [
+        (np.zeros((2, 32, 32, 3), np.float32), 30.0),  # wrong dtype
+        (np.zeros((32, 32, 3), np.uint8), 30.0),  # an image, not a video
+        (np.zeros((2, 32, 32, 4), np.uint8), 30.0),  # RGBA
+        (np.zeros((0, 32, 32, 3), np.uint8), 30.0),  # no frames
+        (np.zeros((2, 32, 32, 3), np.uint8), 0.0),  # bad fps
+        ([[[[0, 0, 0]]]], 30.0),  # not an array
+    ],
+)
+def test_track_rejects_bad_input(tracker, frames, fps):
+    with pytest.raises(ValueError):
+        tracker.track(frames, fps)
+
+
+def test_detect_rejects_bad_input(tracker):
+    for bad in (np.zeros((32, 32, 3), np.float64), np.zeros((1, 32, 32, 3), np.uint8), np.zeros((32, 32), np.uint8)):
+        with pytest.raises(ValueError):
+            tracker.detect(bad)
+
+
+def test_closed_tracker_refuses_work(hand_model_path):
+    with HandTracker(model_path=str(hand_model_path)) as tr:
+        pass
+    with pytest.raises(RuntimeError, match="closed"):
+        tr.detect(np.zeros((32, 32, 3), np.uint8))
+
+
+def test_config_validation_and_yaml_mirror():
+    with pytest.raises(ValueError):
+        HandTrackerConfig(num_hands=3)
+    with pytest.raises(ValueError):
+        HandTrackerConfig(min_tracking_confidence=1.5)
+    cfg = yaml.safe_load((REPO / "configs" / "tracker" / "mediapipe.yaml").read_text())
+    assert list(cfg) == [f.name for f in dataclasses.fields(HandTrackerConfig)]
+    assert HandTrackerConfig(**cfg) == HandTrackerConfig()
+    assert HandTrackerConfig().resolved_model_path() == default_model_path()
+    assert os.fspath(HandTrackerConfig(model_path="~/m.task").resolved_model_path()).endswith("m.task")
