@@ -1,0 +1,51 @@
+"""Config plumbing shared by the console scripts: where the Hydra configs live and where a run writes."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+CONFIG_PATH = "pkg://hoi2robot.configs"  # configs/ is installed as the package hoi2robot.configs (see setup.py)
+
+
+def run_dir() -> Path:
+    """The output folder of the current Hydra run (``hydra.run.dir``), created if needed."""
+    from hydra.core.hydra_config import HydraConfig
+
+    path = Path(HydraConfig.get().runtime.output_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def to_plain(cfg: Any) -> Any:
+    """An OmegaConf config as plain, JSON-serializable Python containers (interpolations resolved)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def machine_info() -> dict[str, Any]:
+    """What a benchmark number was measured on."""
+    import mujoco
+    import numpy
+
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "mujoco": mujoco.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
+    """Write JSON atomically (temp file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=float) + "\n")
+    os.replace(tmp, path)
+    return path
