@@ -47,6 +47,7 @@ setup(
             "hoi-bench=sim.bench:main",
             "hoi-sim-bench=sim.speed_bench:main",
             "hoi-build-hand-model=hoi_videogen.hands.model_bundle:main",
+            "hoi-datagen=sim.handsim.datagen:main",
         ]
     },
 )
