@@ -4,7 +4,7 @@ Now: the scripted expert drives the simulated Panda (the generated-video chain �
 hand track → trajectory — replaces the expert as those stages land). Writes:
 
 * ``rollout.mp4`` — the episode seen from each configured camera, side by side;
-* ``context.png`` — the first egocentric frame (what the video generator will be given);
+* ``context.png`` — the first frame of the egocentric view if recorded, else of the first camera;
 * ``cameras/<name>.json`` — each camera's :class:`~hoi2robot.contracts.CameraModel`;
 * ``summary.json`` — task, instruction, seed, success, steps, timing.
 """

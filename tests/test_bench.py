@@ -62,7 +62,8 @@ def test_bench_end_to_end(tmp_path):
 def test_demo_command_writes_artifacts(tmp_path):
     out = tmp_path / "demo"
     proc = subprocess.run(
-        [sys.executable, "-m", "hoi2robot.demo", f"hydra.run.dir={out}", "image_size=[64,64]", "task=Lift"],
+        [sys.executable, "-m", "hoi2robot.demo", f"hydra.run.dir={out}", "image_size=[64,64]", "task=Lift",
+         "cameras=[agentview,egoview]"],
         capture_output=True, text=True, timeout=300, env=os.environ | {"MUJOCO_GL": "egl"},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
