@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import sim  # noqa: F401  (headless GL defaults, set before any test module imports mujoco)
 from hoi_videogen.hands.model_bundle import build_hand_landmarker_bundle, cache_dir, default_model_path, verify_bundle
 
 # Real hand photos (all detected by MediaPipe; all four show a left hand) in Debian's opencv-doc package.

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hoi2robot.contracts import HAND_JOINTS
-from sim.handsim.camera import camera_model, look_at
+from sim.tasks.cameras import look_at_quat as look_at
+from sim.tasks.cameras import mj_camera_model as camera_model
 from sim.handsim.control import Hand, natural_elbow, quat_from_axes
 from sim.handsim.hand import attach_hand, build_hand, restyle
 from sim.handsim.names import JOINTS, HandNames

@@ -21,7 +21,8 @@ import mujoco
 import numpy as np
 
 from hoi2robot.contracts import CameraModel
-from sim.handsim.camera import camera_model, look_at
+from sim.tasks.cameras import look_at_quat as look_at
+from sim.tasks.cameras import mj_camera_model as camera_model
 from sim.handsim.control import Hand, natural_elbow, quat_from_axes
 from sim.handsim.dims import HandDims
 from sim.handsim.hand import attach_hand, build_hand, restyle

@@ -19,7 +19,7 @@ import mujoco
 import numpy as np
 
 from hoi2robot.contracts import CameraModel
-from sim.handsim.camera import camera_model as mj_camera_model
+from sim.tasks.cameras import mj_camera_model
 from sim.handsim.control import Hand
 from sim.handsim.hand import attach_hand, build_hand, restyle
 from sim.handsim.style import HandStyle

@@ -80,6 +80,24 @@ def look_at_quat(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
     return quat
 
 
+_GL_TO_CV = np.diag([1.0, -1.0, -1.0])  # MuJoCo cameras look along -z with y up; OpenCV's along +z with y down
+
+
+def mj_camera_model(model: mujoco.MjModel, data: mujoco.MjData, camera: str, width: int, height: int) -> CameraModel:
+    """The :class:`CameraModel` of a camera of a plain MuJoCo model, posed in the world frame.
+
+    Same conventions as :func:`camera_model` (fx = fy from ``fovy``, principal point ``((W-1)/2, (H-1)/2)``).
+    Uses ``data.cam_xpos/cam_xmat``: run ``mj_forward`` (or ``mj_kinematics`` + ``mj_camlight``) first.
+    """
+    cam = model.camera(camera)
+    f = 0.5 * height / np.tan(np.deg2rad(cam.fovy[0]) / 2)
+    K = np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
+    T = np.eye(4)
+    T[:3, :3] = data.cam_xmat[cam.id].reshape(3, 3) @ _GL_TO_CV
+    T[:3, 3] = data.cam_xpos[cam.id]
+    return CameraModel(name=camera, K=K, width=width, height=height, base_T_cam=T)
+
+
 def world_T_body(sim, body: str) -> np.ndarray:
     """4×4 pose of MuJoCo body ``body`` in the world frame (from the current ``sim.data``)."""
     T = np.eye(4)
