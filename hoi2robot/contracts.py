@@ -40,6 +40,7 @@ __all__ = [
     "GeneratedVideo",
     "HandTrack",
     "EETrajectory",
+    "JointTrajectory",
     "HOIClip",
 ]
 
@@ -482,6 +483,66 @@ class EETrajectory:
             return cls(**json.loads(path.read_text()))
         except (TypeError, json.JSONDecodeError) as exc:
             raise ContractError(f"EETrajectory: {path} is not a readable trajectory ({exc})") from exc
+
+
+@dataclass(eq=False)
+class JointTrajectory:
+    """An arm joint trajectory (what a ros2_control ``joint_trajectory_controller`` executes).
+
+    Attributes:
+        t: T float64 timestamps in seconds from the start, strictly increasing.
+        positions: T×J float64 joint positions in radians, one column per name in ``joint_names``.
+        joint_names: the J arm joint names, in column order.
+        gripper: T float64 gripper command in [0, 1]; 1 = closed (the same convention as ``EETrajectory``).
+        source: what produced it (e.g. ``"ik:mink"``).
+    """
+
+    t: np.ndarray
+    positions: np.ndarray
+    joint_names: tuple[str, ...]
+    gripper: np.ndarray
+    source: str = "unknown"
+
+    def __post_init__(self) -> None:
+        o, dims = "JointTrajectory", {}
+        self.joint_names = tuple(_text(o, "joint_names", str(n)) for n in self.joint_names)
+        if not self.joint_names or len(set(self.joint_names)) != len(self.joint_names):
+            _fail(o, "joint_names", f"expected distinct, non-empty names, found {self.joint_names}")
+        dims["J"] = len(self.joint_names)
+        self.t = _array(o, "t", self.t, ("T",), dims, "float64")
+        if dims["T"] < 1:
+            _fail(o, "t", "needs at least one sample")
+        if np.any(np.diff(self.t) <= 0):
+            _fail(o, "t", "timestamps must be strictly increasing")
+        self.positions = _array(o, "positions", self.positions, ("T", "J"), dims, "float64")
+        self.gripper = _array(o, "gripper", self.gripper, ("T",), dims, "float64", 0.0, 1.0)
+        self.source = _text(o, "source", self.source)
+
+    def __len__(self) -> int:
+        return int(self.t.shape[0])
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``.npz`` (exact) or ``.json`` (readable)."""
+        path = Path(path)
+        meta = {"joint_names": list(self.joint_names), "source": self.source}
+        arrays = {"t": self.t, "positions": self.positions, "gripper": self.gripper}
+        if _suffix("JointTrajectory", path, (".npz", ".json")) == ".npz":
+            return _save_npz(path, arrays, meta)
+        d = dict(meta, **{k: v.tolist() for k, v in arrays.items()})
+        return _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(d)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "JointTrajectory":
+        path = Path(path)
+        if _suffix("JointTrajectory", path, (".npz", ".json")) == ".npz":
+            arrays, meta = _load_npz("JointTrajectory", path)
+            return cls(**arrays, joint_names=tuple(meta["joint_names"]), source=meta["source"])
+        try:
+            d = json.loads(path.read_text())
+            d["joint_names"] = tuple(d["joint_names"])
+            return cls(**d)
+        except (TypeError, KeyError, json.JSONDecodeError) as exc:
+            raise ContractError(f"JointTrajectory: {path} is not a readable trajectory ({exc})") from exc
 
 
 # ------------------------------------------------------------------------------------------------------------- clip

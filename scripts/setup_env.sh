@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 stamp="$VENV/.hoi2robot-stamp"
-want=$(cat requirements/lock.txt requirements/torch.txt setup.py scripts/setup_env.sh | sha256sum | cut -c1-16)
+want=$(cat requirements/lock.txt requirements/ros.txt requirements/torch.txt setup.py scripts/setup_env.sh | sha256sum | cut -c1-16)
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
@@ -33,6 +33,8 @@ echo "[setup] creating $VENV (pinned packages, a few minutes the first time)"
 pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install -r requirements/torch.txt
 "${pip[@]}" install --no-deps -r requirements/lock.txt
+# ROS 2 Jazzy (rclpy, message packages) from PyPI wheels: there is no apt ROS for Debian 12 (see ../shared/FACTS.md).
+"${pip[@]}" install --no-deps -r requirements/ros.txt
 # mediapipe pulls opencv-contrib-python and robosuite would pull opencv-python: both own cv2/, keep only one.
 "${pip[@]}" uninstall -y opencv-python opencv-python-headless 2>/dev/null || true
 "${pip[@]}" install --no-deps --no-build-isolation -e .

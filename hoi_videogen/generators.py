@@ -1,0 +1,81 @@
+"""Video generator backends behind one registry: ``build_generator({"name": ..., **kwargs})``.
+
+A backend turns a camera frame and an instruction into a :class:`~hoi2robot.contracts.GeneratedVideo`::
+
+    gen = build_generator({"name": "tiny"})
+    video = gen.generate(frame, "pick up the red cube", seed=0)
+
+Backends register a dotted ``"module:factory"`` target, so importing this module stays cheap and a backend's heavy
+dependencies (torch, diffusers, the MuJoCo engine) load only when it is built. The factory is called with the
+config's remaining keys as keyword arguments and returns an object with the :class:`VideoGenerator` interface.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from hoi2robot.contracts import CameraModel, GeneratedVideo
+
+__all__ = ["GENERATORS", "VideoGenerator", "register_generator", "build_generator", "ProgressFn"]
+
+ProgressFn = Callable[[float], None]
+"""Called with the fraction of the generation done, in [0, 1]; may raise to cancel (e.g. on a ROS cancel)."""
+
+
+@runtime_checkable
+class VideoGenerator(Protocol):
+    """The interface every backend implements."""
+
+    name: str
+
+    def generate(
+        self,
+        image: np.ndarray,
+        instruction: str,
+        *,
+        seed: int = 0,
+        camera: CameraModel | None = None,
+        progress: ProgressFn | None = None,
+    ) -> GeneratedVideo:
+        """``image``: H×W×3 uint8 RGB context frame; returns a video whose frame 0 is that frame's reconstruction."""
+        ...
+
+
+GENERATORS: dict[str, str] = {
+    # name -> "module:factory"; a backend adds itself here with register_generator (or a line below).
+    "tiny": "hoi_videogen.pipeline:load_tiny_generator",
+    "diffusers-i2v": "hoi_videogen.i2v:build_i2v_generator",
+    "engine": "sim.handsim.replay:build_engine_generator",
+}
+
+
+def register_generator(name: str, target: str | Callable[..., VideoGenerator]) -> None:
+    """Register a backend under ``name``: a ``"module:factory"`` string or the factory itself."""
+    if not name or not isinstance(name, str):
+        raise ValueError(f"generator name must be a non-empty string, got {name!r}")
+    GENERATORS[name] = target  # type: ignore[assignment]
+
+
+def build_generator(cfg: Mapping[str, Any]) -> VideoGenerator:
+    """Build the backend ``cfg["name"]`` with the other keys of ``cfg`` as keyword arguments."""
+    cfg = dict(cfg)
+    name = cfg.pop("name", None)
+    if name not in GENERATORS:
+        raise KeyError(f"unknown generator {name!r}; known: {sorted(GENERATORS)}")
+    target = GENERATORS[name]
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError) as exc:
+            raise RuntimeError(f"generator {name!r}: cannot load {target} ({exc})") from exc
+    else:
+        factory = target
+    gen = factory(**cfg)
+    if not isinstance(gen, VideoGenerator):
+        raise TypeError(f"generator {name!r}: factory returned {type(gen).__name__}, which has no generate()/name")
+    return gen
