@@ -333,6 +333,26 @@ def test_datagen_cli_end_to_end_resume_and_validate(tmp_path, hand_model_path):
     assert 1 <= len(v["worst"]) <= 4 and all(c["id"] in {r["id"] for r in v["per_clip"]} for c in v["worst"])
     sheet = read_image(out / "validate/worst.png")
     assert sheet.shape == (192, 192 * len(v["worst"]), 3)
+    assert v["targets"] == {"detection_rate": 0.95, "mean_error_px_at_256": 5.0}
+    for g in groups:  # synthetic 64² clips: the error target scales to 1.25 px
+        assert g["resolution"] == 64 and g["target_error_px"] == pytest.approx(1.25)
+        assert g["pass"] == (g["detection_rate"] is not None and g["detection_rate"] >= 0.95
+                             and g["mean_error_px"] is not None and g["mean_error_px"] <= 1.25)  # fmt: skip
+    assert v["pass"] == all(g["pass"] for g in groups)
+    assert ("| all |" in proc.stdout) and (" PASS |" in proc.stdout or " FAIL |" in proc.stdout)
+
+
+def test_validation_targets():
+    from hoi_videogen.data.validate import check_targets
+
+    row = {"eligible": 100, "detection_rate": 0.96, "mean_error_px": 4.9}
+    assert check_targets(row, 256, 0.95, 5.0)["pass"]
+    assert not check_targets(dict(row, detection_rate=0.94), 256, 0.95, 5.0)["pass"]
+    assert not check_targets(row, 128, 0.95, 5.0)["pass"]  # 4.9 px at 128² is 9.8 px at 256²
+    assert check_targets(dict(row, mean_error_px=2.4), 128, 0.95, 5.0) == {
+        "resolution": 128, "target_error_px": 2.5, "pass": True}  # fmt: skip
+    assert not check_targets({"eligible": 0, "detection_rate": float("nan"), "mean_error_px": float("nan")},
+                             256, 0.95, 5.0)["pass"]  # fmt: skip
 
 
 @pytest.mark.xdist_group("datagen")

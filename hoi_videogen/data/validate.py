@@ -3,8 +3,12 @@
 For each clip, :class:`~hoi_videogen.hands.HandTracker` runs in VIDEO mode over the video and is scored against the
 clip's GT ``keypoints_2d`` with :mod:`hoi_videogen.hands.metrics`: detection rate over the hand-frames with at
 least ``min_visible`` of 21 GT keypoints inside the image, and keypoint error (px) on the detected ones (tracked
-hands matched to GT slots by handedness, else nearest wrist). Writes ``<root>/validate/report.json`` (per task and
-camera, overall, per clip, the worst cases) and ``<root>/validate/worst.png`` (GT green, detection red).
+hands matched to GT slots by handedness, else nearest wrist: MediaPipe often calls a rendered right hand "left", and
+those detections are still scored, counted in ``handedness_fallback``). Each task and camera is checked against the
+issue's targets (detection rate >= 95%, mean error <= 5 px at 256², scaled for other resolutions): ``pass`` per row
+and overall, PASS/FAIL in :func:`format_table`. Writes ``<root>/validate/report.json`` (per task and camera,
+overall, per clip, the worst cases) and ``<root>/validate/worst.png`` (GT green, detection red; drawn with
+:mod:`hoi2robot.viz`).
 """
 from __future__ import annotations
 
@@ -16,17 +20,20 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from hoi2robot.config import write_json
 from hoi2robot.media import write_image
+from hoi2robot.viz import contact_sheet, draw_hand, draw_text, fit_tile
 from hoi_videogen.data.dataset import HOIClipDataset
 from hoi_videogen.hands.metrics import MIN_VISIBLE, TrackComparison, compare_track, summarize
 
-__all__ = ["VALIDATE_DIR", "draw_case", "format_table", "pick_worst", "track_clip", "validate_dataset"]
+__all__ = ["VALIDATE_DIR", "check_targets", "draw_case", "format_table", "pick_worst", "track_clip",
+           "validate_dataset"]
 
 VALIDATE_DIR = "validate"
+TARGET_DETECTION_RATE = 0.95  # issue 3: the tracker finds the hand in >= 95% of eligible hand-frames ...
+TARGET_ERROR_PX_256 = 5.0  # ... with a mean keypoint error <= 5 px at 256² (scaled for other resolutions)
 GT_COLOR, DET_COLOR = (0, 220, 0), (255, 40, 40)  # RGB
 _TRACKERS: dict[str, Any] = {}  # one HandTracker per process and config
 
@@ -60,6 +67,7 @@ def track_clip(root: str | Path, record: dict[str, Any], tracker: dict[str, Any]
         "comparison": comparison,
         "det_keypoints": track.keypoints_2d,
         "seconds": seconds,
+        "size": int(max(clip.video.shape[1:3])),
     }
 
 
@@ -95,40 +103,11 @@ def draw_case(
 ) -> np.ndarray:
     """A tile_px² RGB tile of ``frame`` (H×W×3 uint8) with the GT hand (21×2 px, visible joints) in green, the
     detection (21×2 px, or None) in red, and text ``lines`` at the top."""
-    from mediapipe.tasks.python.vision import HandLandmarksConnections
-
-    h, w = frame.shape[:2]
-    scale = tile_px / max(h, w)
-    size = (round(w * scale), round(h * scale))
-    tile = cv2.resize(frame, size, interpolation=cv2.INTER_NEAREST if scale >= 1 else cv2.INTER_AREA)
-    tile = np.ascontiguousarray(np.pad(tile, ((0, tile_px - size[1]), (0, tile_px - size[0]), (0, 0))))
-    bones = [(c.start, c.end) for c in HandLandmarksConnections.HAND_CONNECTIONS]
-    shift = 4  # sub-pixel bits
-    for kp, color, visible in ((gt, GT_COLOR, gt_visible), (det, DET_COLOR, None)):
-        if kp is None:
-            continue
-        vis = np.ones(len(kp), bool) if visible is None else np.asarray(visible, bool)
-        pts = np.round(((np.asarray(kp, np.float64) + 0.5) * scale - 0.5) * (1 << shift)).astype(np.int64)
-        pts = np.clip(pts, -(1 << 28), 1 << 28)
-        for a, b in bones:
-            if vis[a] and vis[b]:
-                cv2.line(tile, tuple(map(int, pts[a])), tuple(map(int, pts[b])), color, 1, cv2.LINE_AA, shift)
-        for p in pts[vis]:
-            cv2.circle(tile, tuple(map(int, p)), 2 << shift, color, -1, cv2.LINE_AA, shift)
-    for i, text in enumerate(lines):
-        org = (3, 12 + 13 * i)
-        cv2.putText(tile, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(tile, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.38, (255, 255, 255), 1, cv2.LINE_AA)
-    return tile
-
-
-def _contact_sheet(tiles: list[np.ndarray], cols: int) -> np.ndarray:
-    """Tile equal-size H×W×3 images row-major into one image (black tiles pad the last row)."""
-    rows = -(-len(tiles) // cols)
-    stack = np.zeros((rows * cols, *tiles[0].shape), np.uint8)
-    stack[: len(tiles)] = tiles
-    h, w = tiles[0].shape[:2]
-    return stack.reshape(rows, cols, h, w, 3).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, 3)
+    tile, scale = fit_tile(frame, tile_px)
+    tile = draw_hand(tile, gt, GT_COLOR, visible=gt_visible, scale=scale)
+    if det is not None:
+        tile = draw_hand(tile, det, DET_COLOR, scale=scale)
+    return draw_text(tile, lines)
 
 
 def _worst_sheet(ds: HOIClipDataset, results: list[dict[str, Any]], cases: list[dict[str, Any]], tile_px: int):
@@ -145,7 +124,7 @@ def _worst_sheet(ds: HOIClipDataset, results: list[dict[str, Any]], cases: list[
     if not tiles:
         blank = np.zeros((tile_px, tile_px, 3), np.uint8)
         tiles = [draw_case(blank, np.zeros((21, 2)), np.zeros(21, bool), None, ["no eligible", "hand-frames"], tile_px)]
-    return _contact_sheet(tiles, cols=min(len(tiles), 4))
+    return contact_sheet(tiles, cols=4)
 
 
 def _clean(obj: Any) -> Any:
@@ -167,6 +146,8 @@ def validate_dataset(
     tile_px: int = 192,
     max_clips: int | None = None,
     workers: int = 1,
+    target_detection_rate: float = TARGET_DETECTION_RATE,
+    target_error_px_256: float = TARGET_ERROR_PX_256,
 ) -> dict[str, Any]:
     """Track every clip of the dataset at ``root`` and score it against its GT; write and return the report.
 
@@ -176,6 +157,9 @@ def validate_dataset(
         worst: tiles in ``worst.png``; tile_px: their size.
         max_clips: validate at most this many clips, evenly spread over the manifest (None = all).
         workers: processes tracking clips in parallel (spawned; 1 = this process).
+        target_detection_rate, target_error_px_256: the targets each task and camera is checked against (PASS
+            when its detection rate is at least the first and its mean error at most the second, scaled by the
+            clips' resolution / 256); in the report as ``pass`` per row and overall.
     """
     root = Path(root)
     ds = HOIClipDataset(root)
@@ -194,8 +178,13 @@ def validate_dataset(
     for r in results:
         groups[(r["task"], r["camera"])].append(r["comparison"])
     per_task: dict[str, dict[str, Any]] = defaultdict(dict)
+    sizes: dict[tuple[str, str], int] = defaultdict(int)
+    for r in results:
+        sizes[(r["task"], r["camera"])] = max(sizes[(r["task"], r["camera"])], r["size"])
     for (task, camera), comps in sorted(groups.items()):
-        per_task[task][camera] = dict(clips=len(comps), **summarize(comps))
+        row = dict(clips=len(comps), **summarize(comps))
+        row.update(check_targets(row, sizes[(task, camera)], target_detection_rate, target_error_px_256))
+        per_task[task][camera] = row
     cases = pick_worst(results, worst)
     out = root / VALIDATE_DIR
     frames = sum(int(r["comparison"].eligible.shape[0]) for r in results)
@@ -204,6 +193,8 @@ def validate_dataset(
         "dataset": str(root.resolve()),
         "tracker": tracker,
         "min_visible": min_visible,
+        "targets": {"detection_rate": target_detection_rate, "mean_error_px_at_256": target_error_px_256},
+        "pass": bool(per_task) and all(row["pass"] for cams in per_task.values() for row in cams.values()),
         "clips": len(results),
         "frames": frames,
         "seconds": time.perf_counter() - t0,
@@ -221,22 +212,48 @@ def validate_dataset(
     return _clean(report)
 
 
+def check_targets(
+    row: dict[str, Any], resolution: int, target_detection_rate: float, target_error_px_256: float
+) -> dict[str, Any]:
+    """PASS/FAIL of one summary row (:func:`summarize`) of clips at ``resolution`` px: ``target_error_px`` (the
+    256² target scaled to the resolution), ``resolution``, ``pass`` (a row without eligible hand-frames fails)."""
+    rate, err = row["detection_rate"], row["mean_error_px"]
+    target_err = target_error_px_256 * resolution / 256.0
+    ok = (
+        row["eligible"] > 0
+        and not math.isnan(rate)
+        and rate >= target_detection_rate
+        and not math.isnan(err)
+        and err <= target_err
+    )
+    return {"resolution": int(resolution), "target_error_px": target_err, "pass": bool(ok)}
+
+
 def format_table(report: dict[str, Any]) -> str:
-    """Markdown table of a :func:`validate_dataset` report: one line per task and camera, then overall."""
+    """Markdown table of a :func:`validate_dataset` report: one line per task and camera with the targets and
+    PASS/FAIL, then overall."""
 
     def fmt(x: float | None, spec: str) -> str:
         return "–" if x is None else format(x, spec)
 
+    targets = report.get("targets", {})
+    rate_t = targets.get("detection_rate")
     lines = [
-        "| task | camera | clips | hand-frames | detected | det. rate | mean px | median px | wrist-matched |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | camera | clips | hand-frames | detected | det. rate | mean px | median px | wrist-matched | target"
+        " | result |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [(t, c, s) for t, cams in report["per_task"].items() for c, s in cams.items()]
     rows.append(("all", "", dict(clips=report["clips"], **report["overall"])))
     for task, camera, s in rows:
+        if "pass" in s and rate_t is not None:
+            target = f">= {rate_t:.0%}, <= {s['target_error_px']:.1f} px @{s['resolution']}"
+            result = "PASS" if s["pass"] else "FAIL"
+        else:
+            target, result = "", ("PASS" if report.get("pass") else "FAIL") if task == "all" else ""
         lines.append(
             f"| {task} | {camera} | {s['clips']} | {s['eligible']} | {s['detected']} | "
             f"{fmt(s['detection_rate'], '.0%')} | {fmt(s['mean_error_px'], '.1f')} | "
-            f"{fmt(s['median_error_px'], '.1f')} | {s['handedness_fallback']} |"
+            f"{fmt(s['median_error_px'], '.1f')} | {s['handedness_fallback']} | {target} | {result} |"
         )
     return "\n".join(lines)

@@ -34,7 +34,7 @@ import numpy as np
 from sim.handsim.pose import PRESETS
 from sim.handsim.preview import CAMERAS, TABLE_TOP, Preview
 from sim.handsim.style import SKIN_TONES, HandStyle
-from sim.handsim.viz import contact_sheet, draw_hand
+from hoi2robot.viz import contact_sheet, draw_hand
 
 SIZE = 256
 MIN_IN_VIEW = 15

@@ -1,8 +1,8 @@
 """Demo success rate of the engine's scripted demos per task, without rendering.
 
-``python -m sim.handsim.check_success --seeds 40 [--tasks Push Stack] [--verbose]``: plans and plays the demo of
-each (task, seed) exactly as :func:`sim.handsim.engine.make_clip` does (same randomization stream, no frames
-rendered) and prints the success rate per task and the failing seeds.
+``python -m sim.handsim.check_success --seeds 40 [--first 0] [--tasks Push Stack] [--verbose]``: plans and plays
+the demo of each (task, seed) exactly as :func:`sim.handsim.engine.make_clip` does (same randomization stream, no
+frames rendered) and prints the success rate per task and the failing seeds.
 """
 from __future__ import annotations
 
@@ -36,14 +36,15 @@ def run_demo(task: str, seed: int, config: EngineConfig = EngineConfig(), on_tic
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=40, help="seeds 0..N-1")
+    ap.add_argument("--seeds", type=int, default=40, help="number of seeds: first .. first+N-1")
+    ap.add_argument("--first", type=int, default=0, help="first seed")
     ap.add_argument("--tasks", nargs="+", default=list(TASKS))
     ap.add_argument("--verbose", action="store_true", help="print the final object positions of failures")
     a = ap.parse_args(argv)
     for task in a.tasks:
         t0 = time.perf_counter()
         fails = []
-        for seed in range(a.seeds):
+        for seed in range(a.first, a.first + a.seeds):
             ok, scene, _ = run_demo(task, seed)
             if not ok:
                 fails.append(seed)

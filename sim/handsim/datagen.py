@@ -298,6 +298,8 @@ def validate(cfg: DictConfig) -> dict[str, Any]:
         tile_px=v.tile_px,
         max_clips=v.max_clips,
         workers=cfg.workers,
+        target_detection_rate=v.get("target_detection_rate", 0.95),
+        target_error_px_256=v.get("target_error_px_256", 5.0),
     )
 
 

@@ -9,8 +9,15 @@ grasp-point offset of the *closed* pose, so the fingers close around the object 
 Grasping: friction contacts plus a weld. During a ``close`` segment, the hand-object weld engages as soon as two
 hand geoms touch the object (at the current relative pose: the object never jumps); a ``release`` segment turns it
 off as the fingers open. The weld is what makes the demos reliable (position-actuated fingers alone let a 4 cm
-cube slip while carried), the contact gate is what keeps it honest (no contact, no grasp). Placing stops as soon
-as the held object touches its support (``until_contact``).
+cube slip while carried), the contact gate is what keeps it honest (no contact, no grasp). Carry and place re-aim
+at their start (``Segment.aim``): at where the support object really is (the fingers may nudge cubeB while
+grasping cubeA) and where the held object really sits in the hand. Placing stops as soon as the held object
+touches its support (``until_contact``).
+
+Grasp per task (:data:`GRASP`): a top-down pinch for all three pick tasks, the can pinched near its rim
+(:data:`PINCH_HEIGHT`); the power grasp (palm on the can, fingers wrapped) is still available but MediaPipe rarely
+finds that fist-like hand from the egoview. PickPlaceCan's shoulder (:data:`TASK_SHOULDER`) is nearer the camera's
+midline, so the arm enters from the image bottom instead of covering the hand.
 
 Pushing is closed-loop (``Segment.follow``, :meth:`Player._follow`): a cupped hand, fingers together, stays behind
 the cube on the cube→target line (re-aimed every control step from the cube's pose and the measured fingertips),
@@ -26,9 +33,14 @@ import numpy as np
 from sim.handsim.control import natural_elbow, quat_from_axes
 from sim.handsim.pose import PRESETS, HandPose
 
-__all__ = ["Segment", "Plan", "plan_demo", "Player", "SHOULDER_OFFSET", "ELBOW_HINT"]
+__all__ = ["Segment", "Plan", "plan_demo", "Player", "SHOULDER_OFFSET", "TASK_SHOULDER", "ELBOW_HINT",
+           "shoulder_position"]
 
 SHOULDER_OFFSET = np.array([0.18, 0.20, 0.37])  # right shoulder = base + (x, -y, z); left mirrors y
+# Per-task shoulder (else SHOULDER_OFFSET). PickPlaceCan's bins sit at the egoview's side edges: a shoulder nearer
+# the camera's midline and lower brings the arm in from the image bottom, so the forearm neither covers the hand
+# nor leaves it cut off at the image border (MediaPipe detection 9% -> ~50% on seeds 0-7 with the pinch grasp).
+TASK_SHOULDER = {"PickPlaceCan": np.array([0.18, 0.08, 0.30])}
 ELBOW_HINT = np.array([0.0, 0.5, -1.0])  # right elbow bends to -y and down; left mirrors y
 CTRL_DT = 0.01  # s: the wrist/finger targets are updated every 10 ms (5 physics steps)
 # Pushing: fingers together and slightly cupped (~60° summed flexion): the cupped hand keeps the cube centred in
@@ -39,6 +51,13 @@ TABLE_CLEARANCE = 0.006  # m: lowest finger keypoint above the surface while gra
 PUSH_PRESS = 0.02  # m: closed-loop push: fingertip target this far inside the contact spot
 PUSH_SLOWDOWN = 0.05  # m: closed-loop push: the hand slows down within this distance of the goal
 PUSH_LEAD = 0.03  # m: closed-loop push: the command runs at most this far ahead of the fingertips
+# Grasp type per pick-and-place task. PickPlaceCan used a power grasp, but from the egoview a hand wrapped round
+# the can is a fist seen from the back, which MediaPipe rarely finds; a top pinch near the can's rim keeps the
+# fingers apart and visible (the weld holds the can either way).
+GRASP = {"Lift": "pinch", "Stack": "pinch", "PickPlaceCan": "pinch"}
+REACH_POSE: dict[str, str] = {}  # finger pose at the end of the reach (default: the grasp's pre-shape)
+RETRACT_POSE: dict[str, str] = {}  # finger pose while retracting (default: relaxed)
+PINCH_HEIGHT = {"Lift": 0.004, "Stack": 0.004, "PickPlaceCan": 0.02}  # m: pinch point above the object centre
 
 
 def min_jerk(tau: float) -> float:
@@ -76,6 +95,10 @@ class Segment:
         relative: ``end`` is a displacement from the previous segment's actual end (after a ``follow`` segment).
         until_contact: hold still from the moment the held object touches anything but the hand (placing: the
             plan aims a little low, and the object is let go resting on its support, not dropped or pressed in).
+        aim: re-aim at the start of the segment (carry, place): ``end`` and ``via`` move horizontally by how far the
+            plan's ``support`` object has moved since planning (the fingers may nudge cubeB while grasping cubeA),
+            plus how far the held object sits from where the plan expects it relative to the commanded grasp point
+            (it may shift while the fingers close, and the hand lags its target under load).
     """
 
     duration: float
@@ -88,6 +111,7 @@ class Segment:
     follow: bool = False  # closed-loop push: track the object towards Plan.goal (end/quat are the open-loop guess)
     relative: bool = False  # end is a displacement from where the previous segment actually ended
     until_contact: bool = False  # stop moving once the held object touches something other than the hand
+    aim: bool = False  # re-aim at the segment's start: shift end/via by where the held object and support really are
 
 
 @dataclass
@@ -106,6 +130,9 @@ class Plan:
     lean: float = 0.0  # push: forward lean of the fingers, radians
     push_speed: float = 0.1  # push: m/s of the hand along the line
     goal_tol: float = 0.01  # push: stop when the object is this close to the goal (m)
+    support: str | None = None  # carry/place: the object the held one is put on (its planned position: support_pos)
+    support_pos: np.ndarray | None = None
+    obj_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))  # held object centre - grasp point (world)
 
     @property
     def duration(self) -> float:
@@ -141,10 +168,15 @@ def push_quat(direction: np.ndarray, lean: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------------------- plans
+def shoulder_position(scene, side: str) -> np.ndarray:
+    """World position of ``side``'s shoulder in ``scene`` (per task: :data:`TASK_SHOULDER`)."""
+    sign = 1.0 if side == "left" else -1.0
+    return scene.world_T_base[:3, 3] + TASK_SHOULDER.get(scene.task, SHOULDER_OFFSET) * (1.0, sign, 1.0)
+
+
 def _base_frame(scene, side: str, rng: np.random.Generator, cfg):
     sign = 1.0 if side == "left" else -1.0
-    base = scene.world_T_base[:3, 3]
-    shoulder = base + SHOULDER_OFFSET * (1.0, sign, 1.0)
+    shoulder = shoulder_position(scene, side)
     start = shoulder + np.array([rng.uniform(0.0, 0.1), sign * rng.uniform(0.10, 0.2), -rng.uniform(0.30, 0.38)])
     return sign, shoulder, start
 
@@ -217,26 +249,28 @@ def plan_demo(scene, side: str, rng: np.random.Generator, cfg) -> Plan:
         return Plan(start, start_quat, start_pose, segs, key, kind, offset, goal=goal, standoff=standoff, lean=lean,
                     push_speed=speed_push, goal_tol=cfg.push_goal_tol)
 
-    power = task == "PickPlaceCan"
-    kind = "power" if power else "pinch"
+    kind = GRASP[task]
+    power = kind == "power"
     pre_pose, closed = (PRESETS["power_open"], PRESETS["power"]) if power else (PRESETS["pinch_open"], PRESETS["pinch"])
+    # the surface the object rests on (PickPlaceCan: bin1's floor, ~2 cm above bin1_pos: take it from the can)
+    surface = float(obj[2] - half[2]) if task == "PickPlaceCan" else table_z
     if power:
         quat = quat_from_axes(reach_dir + (tilt[0], tilt[1], -0.15), (0.0, 0.0, -1.0))
         grasp = obj + (0.0, 0.0, half[2] * 0.55)
     else:
         quat = _pinch_quat(scene, side, reach_dir, d.xmat[scene.obj_body[key]].reshape(3, 3), closed, tilt)
-        obj = np.array([obj[0], obj[1], table_z + half[2]])  # at rest: the placement drops objects from ~1 cm
-        grasp = obj + (0.0, 0.0, 0.004)
+        obj = np.array([obj[0], obj[1], surface + half[2]])  # at rest: the placement drops objects from ~1 cm
+        grasp = obj + (0.0, 0.0, PINCH_HEIGHT[task])
     offset = scene.hands[side].grasp_offset(d, kind, closed)
     kp = keypoint_offsets(scene, side, pre_pose) - offset  # keypoints relative to the grasp point, palm frame
     low = (kp @ _R(quat).T)[:, 2].min()
-    surface = table_z if not power else float(scene.rs.bin1_pos[2])
     grasp[2] = max(grasp[2], surface + TABLE_CLEARANCE - low + 0.008)
     pre = grasp + (0.0, 0.0, hover)
     lift = grasp + (0.0, 0.0, rng.uniform(*cfg.lift_height))
     start_quat = quat_from_axes(reach_dir + (0, 0, -0.6), (0, 0, -1.0))
     segs += [
-        Segment(T(1.3), pre, quat, pre_pose, _arc_via(start, pre, rng, cfg), name="reach"),
+        Segment(T(1.3), pre, quat, PRESETS[REACH_POSE[task]] if REACH_POSE.get(task) else pre_pose,
+                _arc_via(start, pre, rng, cfg), name="reach"),
         Segment(T(0.6), grasp, quat, pre_pose, name="descend"),
         Segment(T(0.5), grasp, quat, closed, event="close", name="grasp"),
         Segment(T(0.8), lift, quat, closed, name="lift"),
@@ -254,13 +288,15 @@ def plan_demo(scene, side: str, rng: np.random.Generator, cfg) -> Plan:
     above = place + (0.0, 0.0, hover + (0.1 if power else 0.0))
     up = place + (0.0, 0.0, 0.14)
     segs += [
-        Segment(T(1.2), above, quat, closed, _arc_via(lift, above, rng, cfg) + (0, 0, 0.05), name="carry"),
-        Segment(T(0.6), place, quat, closed, name="place", until_contact=True),
+        Segment(T(1.2), above, quat, closed, _arc_via(lift, above, rng, cfg) + (0, 0, 0.05), name="carry", aim=True),
+        Segment(T(0.6), place, quat, closed, name="place", until_contact=True, aim=True),
         Segment(T(0.4), np.array([0.0, 0.0, 0.015]), quat, pre_pose, event="release", name="release", relative=True),
-        Segment(T(0.7), up, quat, PRESETS["relaxed"], name="retract"),
-        Segment(0.4, up, quat, PRESETS["relaxed"], name="settle"),
+        Segment(T(0.7), up, quat, PRESETS[RETRACT_POSE.get(task, "relaxed")], name="retract"),
+        Segment(0.4, up, quat, PRESETS[RETRACT_POSE.get(task, "relaxed")], name="settle"),
     ]
-    return Plan(start, start_quat, start_pose, segs, key, kind, offset)
+    support = "cubeB" if task == "Stack" else None
+    return Plan(start, start_quat, start_pose, segs, key, kind, offset, support=support,
+                support_pos=pos[support].copy() if support else None, obj_offset=obj - grasp)
 
 
 # ---------------------------------------------------------------------------------------------------------- player
@@ -275,7 +311,7 @@ class Player:
         self.scene, self.side, self.plan = scene, side, plan
         self.hand = scene.hands[side]
         sign = 1.0 if side == "left" else -1.0
-        self.shoulder = scene.world_T_base[:3, 3] + SHOULDER_OFFSET * (1.0, sign, 1.0)
+        self.shoulder = shoulder_position(scene, side)
         self.elbow_hint = ELBOW_HINT * (1.0, sign, 1.0)
         self.max_object_step = 0.0
         self.engaged_at: float | None = None
@@ -317,6 +353,10 @@ class Player:
                 scene.release(self.side)
             steps = max(1, round(seg.duration / CTRL_DT))
             end, qend = (gp0 + seg.end, q0) if seg.relative else (seg.end, seg.quat)
+            via = seg.via
+            if seg.aim:
+                shift = self._aim_shift(gp0)
+                end, via = end + shift, None if via is None else via + shift
             gp, q = gp0, q0
             landed = False
             for i in range(1, steps + 1):
@@ -329,7 +369,7 @@ class Player:
                 elif seg.via is None:
                     gp, q = gp0 + s * (end - gp0), slerp(q0, qend, s)
                 else:
-                    gp, q = (1 - s) ** 2 * gp0 + 2 * (1 - s) * s * seg.via + s * s * end, slerp(q0, qend, s)
+                    gp, q = (1 - s) ** 2 * gp0 + 2 * (1 - s) * s * via + s * s * end, slerp(q0, qend, s)
                 self._command(gp, q, f0.lerp(seg.pose, s))
                 for _ in range(n_sub):
                     before = d.xpos[bodies].copy()
@@ -343,6 +383,15 @@ class Player:
                         self.engaged_at = t
                 on_tick(t)
             gp0, q0, f0 = gp, q, seg.pose
+
+    def _aim_shift(self, gp: np.ndarray) -> np.ndarray:
+        """Horizontal correction of a carry/place target (see ``Segment.aim``), for the commanded grasp point ``gp``."""
+        p, d = self.plan, self.scene.data
+        shift = (gp + p.obj_offset) - d.xpos[self.scene.obj_body[p.obj]]
+        if p.support is not None:
+            shift = shift + d.xpos[self.scene.obj_body[p.support]] - p.support_pos
+        shift[2] = 0.0
+        return shift
 
     def _object_supported(self) -> bool:
         """Whether the plan's object touches any geom other than the hand's."""

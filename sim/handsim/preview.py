@@ -134,7 +134,7 @@ class Preview:
 
 
 def main(argv=None) -> None:
-    from sim.handsim.viz import contact_sheet, draw_hand
+    from hoi2robot.viz import contact_sheet, draw_hand
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="/tmp/handsim_preview.png")

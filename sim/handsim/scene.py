@@ -35,6 +35,7 @@ ROBOT_PREFIXES = ("robot0_", "gripper0_", "fixed_mount0_", "left_eef_target", "r
 HIDDEN_GROUP = 5
 PARK = np.array([-2.0, 0.0, 3.0])  # where an unused hand waits: behind the person, out of every camera
 MAX_OFFSCREEN = 512  # largest render size
+NO_HAND_CONTACT = ("bin1", "bin2")  # bodies the hands pass through (see EngineScene._exclude_hand_contacts)
 
 
 def _quat_to_mat(q) -> np.ndarray:
@@ -70,11 +71,13 @@ class EngineScene:
         spec = mujoco.MjSpec.from_string(self.rs.model.get_xml())
         spec.visual.global_.offwidth = spec.visual.global_.offheight = MAX_OFFSCREEN
         spec.visual.map.znear = 0.005
+        spec.visual.quality.offsamples = int(render_settings.msaa_samples)
         spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
         spec.option.impratio = 10.0
         self._hide_robot(spec)
         for side in SIDES:
             attach_hand(spec, build_hand(side, HandStyle(), pos=PARK))
+        self._exclude_hand_contacts(spec)
         for side in SIDES:
             for key, body in self.spec.objects.items():
                 eq = spec.add_equality(name=f"{side}_grasp_{key}", type=mujoco.mjtEq.mjEQ_WELD,
@@ -118,6 +121,17 @@ class EngineScene:
                     g.group, g.contype, g.conaffinity = HIDDEN_GROUP, 0, 0
                 for site in body.sites:
                     site.group = HIDDEN_GROUP
+
+    @staticmethod
+    def _exclude_hand_contacts(spec: mujoco.MjSpec) -> None:
+        """No contacts between the hands and the bins (PickPlaceCan): a pinch of a can close to a bin wall would
+        otherwise rest the palm on the wall's rim and miss the can. The can still collides with the bins."""
+        bins = [b.name for b in spec.bodies if b.name in NO_HAND_CONTACT]
+        for body in spec.bodies:
+            if body.name.startswith(tuple(f"{s}_" for s in SIDES)) and body.geoms:
+                for other in bins:
+                    ex = spec.add_exclude()
+                    ex.bodyname1, ex.bodyname2 = body.name, other
 
     def _rs_joint_names(self) -> set[str]:
         src = self.rs.sim.model._model
@@ -167,6 +181,9 @@ class EngineScene:
         m.mat_rgba[:] = self._mat_rgba0
         for i in self._surface_mats:
             m.mat_rgba[i, :3] = np.clip(self._mat_rgba0[i, :3] * surface_tint, 0, 1)
+        # Light directions enter the scene through mj_forward (light_xdir); without it the next render would use the
+        # previous clip's lighting, making a context frame depend on what the worker rendered before.
+        mujoco.mj_forward(m, self.data)
 
     # ------------------------------------------------------------------------------------------------ reading
     def to_base(self, p_world: np.ndarray) -> np.ndarray:
