@@ -59,20 +59,28 @@ def test_bench_end_to_end(tmp_path):
 
 
 @pytest.mark.xdist_group("sim")
-def test_demo_command_writes_artifacts(tmp_path):
+@pytest.mark.parametrize("driver", ["tracked-hand", "expert"])
+def test_demo_command_writes_artifacts(tmp_path, driver):
     out = tmp_path / "demo"
+    args = [] if driver == "tracked-hand" else [f"driver={driver}"]  # tracked-hand is the default
     proc = subprocess.run(
         [sys.executable, "-m", "hoi2robot.demo", f"hydra.run.dir={out}", "image_size=[64,64]", "task=Lift",
-         "cameras=[agentview,egoview]"],
-        capture_output=True, text=True, timeout=300, env=os.environ | {"MUJOCO_GL": "egl"},
+         "cameras=[agentview,egoview]", *args],
+        capture_output=True, text=True, timeout=600, env=os.environ | {"MUJOCO_GL": "egl"},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"artifacts: {out.resolve()}" in proc.stdout
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["success"] is True and summary["task"] == "Lift"
+    assert summary["success"] is True and summary["task"] == "Lift" and summary["driver"] == driver
     for name in ("rollout.mp4", "context.png", "cameras/agentview.json", "cameras/egoview.json"):
         assert (out / name).is_file(), name
     from hoi2robot.media import read_video
 
     video = read_video(out / "rollout.mp4")
-    assert video.shape[1:] == (64, 128, 3)  # two 64² views side by side
+    if driver == "expert":
+        assert video.shape[1:] == (64, 128, 3)  # two 64² views side by side
+    else:
+        assert video.shape[1:] == (64, 192, 3)  # hand demo | two robot views
+        for name in ("track.npz", "ee.npz", "ee.json", "joints.json", "cameras/demo.json"):
+            assert (out / name).is_file(), name
+        assert summary["hand_detection_rate"] > 0.5 and summary["retarget"]["has_grasp"]

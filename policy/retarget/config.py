@@ -1,0 +1,396 @@
+"""``RetargetConfig``: the one validated settings object of :class:`~policy.retarget.Retargeter`.
+
+Built from a plain mapping (a Hydra/OmegaConf node or ``configs/retarget/*.yaml``) with :meth:`RetargetConfig.from_dict`;
+unknown keys and out-of-range values raise ``ValueError`` naming the key and what was expected.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "LiftConfig",
+    "GraspConfig",
+    "GripperConfig",
+    "OrientationConfig",
+    "FilterConfig",
+    "TimingConfig",
+    "ApproachConfig",
+    "WorkspaceConfig",
+    "RetargetConfig",
+    "load_config",
+]
+
+LIFT_MODES = ("auto", "depth", "plane", "metric")
+GRASP_TYPES = ("auto", "pinch", "power")
+HAND_CHOICES = ("auto", "left", "right")
+ORIENTATION_MODES = ("topdown", "palm6d")
+SMOOTHERS = ("savgol", "none")
+
+
+def _err(section: str, key: str, msg: str) -> None:
+    raise ValueError(f"RetargetConfig.{section}.{key}: {msg}")
+
+
+def _num(section: str, key: str, value: Any, lo: float | None = None, hi: float | None = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        _err(section, key, f"expected a finite number, got {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        _err(section, key, f"expected a value in [{lo}, {hi}], got {value!r}")
+    return float(value)
+
+
+def _choice(section: str, key: str, value: Any, options: tuple[str, ...]) -> str:
+    if value not in options:
+        _err(section, key, f"expected one of {list(options)}, got {value!r}")
+    return str(value)
+
+
+def _vec(section: str, key: str, value: Any, n: int) -> tuple[float, ...]:
+    try:
+        out = tuple(float(v) for v in value)
+    except TypeError:
+        out = ()
+    if len(out) != n or not all(math.isfinite(v) for v in out):
+        _err(section, key, f"expected {n} finite numbers, got {value!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class LiftConfig:
+    """2D → 3D lifting.
+
+    Every detected frame is solved by PnP (OpenCV ``solvePnP``) of MediaPipe's metric hand-centred world landmarks
+    against the 2D keypoints: that fixes the hand's rotation and its position up to MediaPipe's hand-size estimate.
+    The remaining scale (the depth) comes from, by ``mode``:
+
+    * ``depth``: a depth image. T×H×W (one per frame): the median of depth samples under the keypoints, per frame.
+      H×W (the context frame, no hand in it): the depth under the grasp point at the grasp (contact) frames, plus
+      ``object_depth_offset``, fixes one scale for the clip.
+    * ``plane``: no depth (real RGB): at the contact frames the grasp point lies ``plane_height`` above the table plane
+      ``table_z`` (robot base frame); the ray through its pixel meets that plane and fixes one scale for the clip.
+    * ``metric``: trust MediaPipe's metric world landmarks (scale 1; exact for ground-truth tracks).
+    * ``auto``: ``depth`` when a depth image is given, else ``plane``.
+
+    With one scale per clip (context depth or plane), the hand's apparent size still jitters by ±20% from frame to
+    frame (MediaPipe's hand-size estimate changes with the finger pose), so with ``geometric_prior`` only the
+    contacts use it: between two contacts the grasp point is taken to move in the vertical plane through both (the
+    carry), before the first / after the last along the vertical line through it (approach, lift, retreat); each
+    frame's point is where its pixel ray meets that plane or line. Pushes: the frames within 4 cm of the lowest lie
+    on the push plane, the others above the nearest of them.
+
+    Attributes:
+        max_reprojection_px: frames whose PnP reprojection error (mean, pixels) exceeds this are outliers.
+        depth_window: half size (pixels) of the window sampled around a keypoint in a per-frame depth image.
+        anchor_window: half size of the window around the grasp point's pixel in the context depth; its 10th
+            percentile (the nearest surface: the object rather than the table behind it) is the anchor depth.
+        min_depth, max_depth: valid depth range (metres).
+    """
+
+    mode: str = "auto"
+    table_z: float = -0.103
+    plane_height: float = 0.03
+    push_plane_height: float = 0.022
+    object_depth_offset: float = 0.015
+    max_reprojection_px: float = 12.0
+    geometric_prior: bool = True
+    depth_window: int = 2
+    anchor_window: int = 4
+    min_depth: float = 0.05
+    max_depth: float = 5.0
+
+    def __post_init__(self) -> None:
+        s = "lift"
+        _choice(s, "mode", self.mode, LIFT_MODES)
+        for k in ("table_z", "plane_height", "push_plane_height", "object_depth_offset"):
+            _num(s, k, getattr(self, k), -2.0, 2.0)
+        _num(s, "max_reprojection_px", self.max_reprojection_px, 0.1)
+        for k in ("depth_window", "anchor_window"):
+            if not isinstance(getattr(self, k), int) or getattr(self, k) < 0:
+                _err(s, k, f"expected a non-negative integer, got {getattr(self, k)!r}")
+        _num(s, "min_depth", self.min_depth, 0.0)
+        if _num(s, "max_depth", self.max_depth, 0.0) <= self.min_depth:
+            _err(s, "max_depth", "must be larger than min_depth")
+
+
+@dataclass(frozen=True)
+class GraspConfig:
+    """Which hand, where it grasps, and the hand → gripper (TCP) offset.
+
+    ``hand``: ``auto`` picks the slot with the most valid frames, ties broken by the larger grasp-point path
+    length (the hand that moves most); ``left``/``right`` force a slot.
+    ``type``: ``pinch`` = thumb/index midpoint, of the tips or (``pinch_point: pads``, default) of the finger pads
+    (each finger's tip and last joint averaged: measured on engine demos, the pads' midpoint is 1.0 cm from the
+    grasped cube's centre horizontally, the tips' 1.5 cm); ``power`` = the palm centre (wrist and four MCPs) moved
+    ``power_depth`` metres along the palm normal towards the curled fingers (the wrapped object's centre); ``auto`` =
+    ``power`` when the thumb–index aperture range exceeds ``power_aperture_range`` (the hand opens wide around a big
+    object), else ``pinch``. A track without a grasp (no aperture
+    change: pushing) uses the index/middle fingertip midpoint, the contact point.
+    ``tcp_offset``: metres added to the grasp point to get the robot's TCP (the Panda grip site, between the finger
+    pads), expressed in the **robot base frame** (x forward, y left, z up; gravity-aligned, so it does not rotate with
+    the hand). The default lowers the TCP 2 cm: a human pinch closes with its keypoints (joint centres) ~2.6 cm above
+    the object's centre (measured on engine demos), higher than the robot's finger pads need to be. ``push_tcp_offset`` is used for tracks without a grasp.
+    """
+
+    hand: str = "auto"
+    type: str = "auto"
+    pinch_point: str = "pads"
+    power_aperture_range: float = 0.05
+    power_depth: float = 0.045
+    tcp_offset: tuple[float, float, float] = (0.0, 0.0, -0.02)
+    push_tcp_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        _choice("grasp", "hand", self.hand, HAND_CHOICES)
+        _choice("grasp", "type", self.type, GRASP_TYPES)
+        _choice("grasp", "pinch_point", self.pinch_point, ("pads", "tips"))
+        _num("grasp", "power_aperture_range", self.power_aperture_range, 0.0)
+        _num("grasp", "power_depth", self.power_depth, 0.0, 0.3)
+        object.__setattr__(self, "tcp_offset", _vec("grasp", "tcp_offset", self.tcp_offset, 3))
+        object.__setattr__(self, "push_tcp_offset", _vec("grasp", "push_tcp_offset", self.push_tcp_offset, 3))
+
+
+@dataclass(frozen=True)
+class GripperConfig:
+    """Gripper command (1 closed, 0 open) from the thumb-tip/index-tip aperture, with hysteresis.
+
+    The aperture is normalized per clip between its ``low_percentile`` and ``high_percentile``; the gripper closes
+    when the normalized aperture falls below ``close_below`` and opens when it rises above ``open_above``; the aperture is
+    median-filtered over ``median_frames`` first. Closed stretches shorter than ``min_closed_s`` are dropped
+    (hand-shape transitions, not grasps), open stretches between closures shorter than ``min_open_s`` are closed
+    (a flicker, not a release), and a closure during which the hand never rises ``min_lift`` metres is not a grasp.
+    Switches are then moved to the contact (``snap_s``: search window, seconds): a closure to the first frame in the
+    ``snap_s`` before it where the grasp point is lowest in the image, a release to the lowest frame around it —
+    the aperture lags the contact (0 disables). With an aperture range
+    below ``min_range`` (metres) the track has no grasp, and the command is ``no_grasp_command`` throughout
+    (1 = keep closed: the closed gripper is the robot's pusher).
+    """
+
+    close_below: float = 0.4
+    open_above: float = 0.6
+    low_percentile: float = 5.0
+    high_percentile: float = 95.0
+    min_range: float = 0.015
+    min_closed_s: float = 0.4
+    min_open_s: float = 0.4
+    median_frames: int = 3
+    min_lift: float = 0.03
+    snap_s: float = 0.8
+    no_grasp_command: float = 1.0
+
+    def __post_init__(self) -> None:
+        s = "gripper"
+        _num(s, "close_below", self.close_below, 0.0, 1.0)
+        if _num(s, "open_above", self.open_above, 0.0, 1.0) < self.close_below:
+            _err(s, "open_above", f"must be >= close_below ({self.close_below}) for hysteresis")
+        _num(s, "low_percentile", self.low_percentile, 0.0, 100.0)
+        if _num(s, "high_percentile", self.high_percentile, 0.0, 100.0) <= self.low_percentile:
+            _err(s, "high_percentile", "must be larger than low_percentile")
+        _num(s, "min_range", self.min_range, 0.0)
+        _num(s, "min_closed_s", self.min_closed_s, 0.0)
+        _num(s, "min_open_s", self.min_open_s, 0.0)
+        _num(s, "min_lift", self.min_lift, 0.0)
+        _num(s, "snap_s", self.snap_s, 0.0)
+        if not isinstance(self.median_frames, int) or self.median_frames < 1:
+            _err(s, "median_frames", f"expected a positive integer, got {self.median_frames!r}")
+        _num(s, "no_grasp_command", self.no_grasp_command, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class OrientationConfig:
+    """Gripper orientation.
+
+    ``topdown``: the gripper points down, turned about the vertical by the yaw of the hand's closing axis (thumb tip →
+    index tip) at the grasp, wrapped to [-90°, 90°) (a parallel gripper is symmetric under 180°); ``fixed_yaw``
+    (radians) without a grasp. ``palm6d``: the full palm frame (wrist → middle MCP, palm normal) per frame, mapped
+    to the gripper by the fixed rotation that makes a flat palm-down hand give the top-down gripper.
+    """
+
+    mode: str = "topdown"
+    fixed_yaw: float = 0.0
+
+    def __post_init__(self) -> None:
+        _choice("orientation", "mode", self.mode, ORIENTATION_MODES)
+        _num("orientation", "fixed_yaw", self.fixed_yaw, -math.pi, math.pi)
+
+
+@dataclass(frozen=True)
+class FilterConfig:
+    """Outlier rejection, gap filling and smoothing of the grasp-point track.
+
+    Frames whose grasp point is farther than ``outlier_m`` from the median of its ``outlier_window`` neighbours are
+    dropped; gaps (missed or dropped frames) are filled by linear interpolation (ends: nearest valid frame), gaps
+    longer than ``max_gap_s`` are filled too but reported. ``smoother``: ``savgol`` (scipy's Savitzky–Golay,
+    ``window`` frames, polynomial ``order``; shrunk to fit short clips) or ``none``.
+    """
+
+    outlier_m: float = 0.06
+    outlier_window: int = 5
+    max_gap_s: float = 1.0
+    smoother: str = "savgol"
+    window: int = 5
+    order: int = 2
+
+    def __post_init__(self) -> None:
+        _num("filter", "outlier_m", self.outlier_m, 0.0)
+        _num("filter", "max_gap_s", self.max_gap_s, 0.0)
+        _choice("filter", "smoother", self.smoother, SMOOTHERS)
+        for k in ("outlier_window", "window", "order"):
+            v = getattr(self, k)
+            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if k == "order" else 1):
+                _err("filter", k, f"expected a positive integer, got {v!r}")
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """Resampling and time scaling.
+
+    The filtered frames are resampled (shape-preserving PCHIP) at ``dt`` seconds; a ``close_dwell_s`` /
+    ``open_dwell_s`` hold is inserted at every gripper close / open (the arm waits while the fingers move: the grasp is
+    timed to contact); then segments are stretched until speed <= ``max_speed`` (m/s), angular speed <=
+    ``max_angular_speed`` (rad/s) and acceleration <= ``max_accel`` (m/s²). ``speed_scale`` < 1 slows the whole
+    demo down.
+    """
+
+    dt: float = 0.05
+    close_dwell_s: float = 0.5
+    open_dwell_s: float = 0.4
+    max_speed: float = 0.25
+    max_angular_speed: float = 1.5
+    max_accel: float = 1.0
+    speed_scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        _num("timing", "dt", self.dt, 1e-3, 1.0)
+        for k in ("close_dwell_s", "open_dwell_s"):
+            _num("timing", k, getattr(self, k), 0.0, 10.0)
+        for k in ("max_speed", "max_angular_speed", "max_accel", "speed_scale"):
+            if _num("timing", k, getattr(self, k), 0.0) == 0.0:
+                _err("timing", k, "must be positive")
+
+
+@dataclass(frozen=True)
+class ApproachConfig:
+    """Vertical moves at contacts: the TCP descends the last ``height`` metres to every grasp and release point
+    straight down during the ``time`` seconds before it, and rises straight up after a release (0 disables).
+    The trajectory keeps only ``lead_s`` seconds before the first grasp and ``tail_s`` after the last release: the
+    hand's entry into and exit from the view are far from everything and their depth is the least certain (the robot
+    goes straight from where it is to the first kept pose)."""
+
+    height: float = 0.08
+    time: float = 0.6
+    lead_s: float = 0.6
+    tail_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        _num("approach", "height", self.height, 0.0, 0.5)
+        _num("approach", "time", self.time, 0.0, 5.0)
+        _num("approach", "lead_s", self.lead_s, 0.0)
+        _num("approach", "tail_s", self.tail_s, 0.0)
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """Where the TCP may go (robot base frame, metres): an axis-aligned box, and at most ``max_reach`` from the base's
+    vertical axis (the Panda's grip site reaches ~0.85 m at table height; beyond that IK fails). Positions outside are
+    clipped in; clipping more than ``warn_m`` warns."""
+
+    low: tuple[float, float, float] = (0.25, -0.45, -0.095)
+    high: tuple[float, float, float] = (0.85, 0.60, 0.35)
+    max_reach: float = 0.82
+    warn_m: float = 0.01
+
+    def __post_init__(self) -> None:
+        lo, hi = _vec("workspace", "low", self.low, 3), _vec("workspace", "high", self.high, 3)
+        if any(a >= b for a, b in zip(lo, hi)):
+            _err("workspace", "high", f"every component must exceed low {lo}, got {hi}")
+        object.__setattr__(self, "low", lo)
+        object.__setattr__(self, "high", hi)
+        _num("workspace", "max_reach", self.max_reach, 0.1)
+        _num("workspace", "warn_m", self.warn_m, 0.0)
+
+
+@dataclass(frozen=True)
+class RetargetConfig:
+    """All settings of the retargeter (see each section's class). ``frame_id``: the robot base frame's name."""
+
+    lift: LiftConfig = field(default_factory=LiftConfig)
+    grasp: GraspConfig = field(default_factory=GraspConfig)
+    gripper: GripperConfig = field(default_factory=GripperConfig)
+    orientation: OrientationConfig = field(default_factory=OrientationConfig)
+    filter: FilterConfig = field(default_factory=FilterConfig)
+    approach: ApproachConfig = field(default_factory=ApproachConfig)
+    timing: TimingConfig = field(default_factory=TimingConfig)
+    workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+    frame_id: str = "robot0_base"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.frame_id, str) or not self.frame_id:
+            raise ValueError(f"RetargetConfig.frame_id: expected a non-empty string, got {self.frame_id!r}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "RetargetConfig":
+        """Build from a (possibly partial) nested mapping; missing keys keep their defaults."""
+        if d is None:
+            return cls()
+        try:
+            from omegaconf import DictConfig, OmegaConf
+
+            if isinstance(d, DictConfig):
+                d = OmegaConf.to_container(d, resolve=True)
+        except ImportError:  # pragma: no cover
+            pass
+        if not isinstance(d, Mapping):
+            raise ValueError(f"RetargetConfig: expected a mapping, got {type(d).__name__}")
+        kwargs: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in d:
+                continue
+            value = d[f.name]
+            sub = f.default_factory if f.default_factory is not MISSING else None  # type: ignore[misc]
+            if sub is not None and is_dataclass(sub):
+                if not isinstance(value, Mapping):
+                    raise ValueError(f"RetargetConfig.{f.name}: expected a mapping, got {value!r}")
+                names = {g.name for g in fields(sub)}
+                unknown = sorted(set(value) - names)
+                if unknown:
+                    raise ValueError(f"RetargetConfig.{f.name}: unknown key(s) {unknown}; valid: {sorted(names)}")
+                kwargs[f.name] = sub(**dict(value))
+            else:
+                kwargs[f.name] = value
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"RetargetConfig: unknown key(s) {unknown}; valid: {[f.name for f in fields(cls)]}")
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **sections: Mapping[str, Any]) -> "RetargetConfig":
+        """A copy with some sections' keys overridden, e.g. ``cfg.replace(lift={"mode": "metric"})``."""
+        d = self.to_dict()
+        for k, v in sections.items():
+            if isinstance(v, Mapping) and isinstance(d.get(k), dict):
+                d[k] = {**d[k], **v}
+            else:
+                d[k] = v
+        return RetargetConfig.from_dict(d)
+
+
+def load_config(name_or_path: str | Path = "default") -> RetargetConfig:
+    """Read ``configs/retarget/<name>.yaml`` (or a YAML file path) into a :class:`RetargetConfig`."""
+    import yaml
+
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = Path(__file__).resolve().parents[2] / "configs" / "retarget" / f"{name_or_path}.yaml"
+        if not path.is_file():
+            from importlib.resources import files
+
+            path = Path(str(files("hoi2robot.configs") / "retarget" / f"{name_or_path}.yaml"))
+    if not path.is_file():
+        raise FileNotFoundError(f"no retarget config {name_or_path!r} (looked for {path})")
+    return RetargetConfig.from_dict(yaml.safe_load(path.read_text()) or {})

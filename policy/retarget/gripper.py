@@ -1,0 +1,76 @@
+"""Gripper command from the hand's aperture: normalization, hysteresis, and dropping too-short closures."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["hysteresis", "gripper_from_aperture", "drop_short_closures"]
+
+
+def hysteresis(a: np.ndarray, close_below: float, open_above: float, start_closed: bool = False) -> np.ndarray:
+    """Two-threshold switch over normalized aperture ``a`` (T,): closes (1) when ``a < close_below``, opens (0) when
+    ``a > open_above``, otherwise keeps its state. Returns a T float array of 0/1."""
+    if open_above < close_below:
+        raise ValueError(f"hysteresis needs open_above >= close_below, got {open_above} < {close_below}")
+    state, out = bool(start_closed), np.zeros(len(a))
+    for i, v in enumerate(np.asarray(a, float)):
+        if not np.isfinite(v):  # unknown (hand not seen): keep the state
+            pass
+        elif state and v > open_above:
+            state = False
+        elif not state and v < close_below:
+            state = True
+        out[i] = float(state)
+    return out
+
+
+def drop_short_closures(cmd: np.ndarray, t: np.ndarray, min_closed_s: float, keep_edges: bool = False) -> np.ndarray:
+    """Re-open closed runs (1s) that last less than ``min_closed_s`` seconds (a run that reaches the end is kept;
+    with ``keep_edges`` also a run that starts at the beginning)."""
+    cmd = np.asarray(cmd, float).copy()
+    i, T = 0, len(cmd)
+    while i < T:
+        if cmd[i] > 0.5:
+            j = i
+            while j < T and cmd[j] > 0.5:
+                j += 1
+            end_t = t[j] if j < T else np.inf
+            if end_t - t[i] < min_closed_s and not (keep_edges and i == 0):
+                cmd[i:j] = 0.0
+            i = j
+        else:
+            i += 1
+    return cmd
+
+
+def _nan_median_filter(x: np.ndarray, size: int) -> np.ndarray:
+    """Median over a centred window of the finite values (NaN stays NaN)."""
+    out = x.copy()
+    h = size // 2
+    for i in np.flatnonzero(np.isfinite(x)):
+        w = x[max(0, i - h) : i + h + 1]
+        out[i] = np.median(w[np.isfinite(w)])
+    return out
+
+
+def gripper_from_aperture(aperture: np.ndarray, t: np.ndarray, cfg, valid: np.ndarray | None = None) -> tuple[np.ndarray, bool, np.ndarray]:
+    """(T gripper command 0/1, whether the track holds a grasp, T normalized aperture) for a :class:`GripperConfig`.
+
+    The aperture (metres, T; NaN or ``valid`` False where the hand was not seen: the state is kept there, starting
+    open) is normalized between its low/high percentiles; a range below ``cfg.min_range`` means
+    no grasp, and the command is ``cfg.no_grasp_command`` throughout.
+    """
+    ap = np.asarray(aperture, float).copy()
+    if valid is not None:
+        ap[~np.asarray(valid, bool)] = np.nan
+    if not np.isfinite(ap).any():
+        return np.full(len(ap), float(cfg.no_grasp_command)), False, np.full(len(ap), 0.5)
+    if cfg.median_frames > 1:
+        ap = _nan_median_filter(ap, cfg.median_frames)
+    lo, hi = np.nanpercentile(ap, [cfg.low_percentile, cfg.high_percentile])
+    if hi - lo < cfg.min_range:
+        return np.full(len(ap), float(cfg.no_grasp_command)), False, np.full(len(ap), 0.5)
+    a = np.clip((ap - lo) / (hi - lo), 0.0, 1.0)
+    cmd = hysteresis(a, cfg.close_below, cfg.open_above)
+    cmd = 1.0 - drop_short_closures(1.0 - cmd, t, cfg.min_open_s, keep_edges=True)  # flickers open: stay closed
+    cmd = drop_short_closures(cmd, t, cfg.min_closed_s)
+    return cmd, bool(cmd.max() > 0.5), a

@@ -1,0 +1,552 @@
+"""``Retargeter``: a :class:`HandTrack` (+ camera, + optional depth) → an :class:`EETrajectory` in the robot base frame.
+
+    cfg = load_config("default")                   # configs/retarget/default.yaml
+    ee = Retargeter(cfg).retarget(track, camera, depth=None)
+    ee.position, ee.quat_wxyz, ee.gripper          # TCP (Panda grip site) poses, gripper 1 = closed
+
+Stages (each configured by one section of :class:`RetargetConfig`): pick the hand; PnP-lift every detected frame and
+fix the depth scale (``lift``); grasp point, grasp type and aperture (``grasp``); gripper command with hysteresis
+(``gripper``); outlier rejection, gap filling, smoothing (``filter``); orientation (``orientation``); TCP offset and
+workspace clipping (``workspace``); resampling, gripper dwells and time scaling (``timing``). Warnings (clipping,
+long gaps, missed frames) are collected in ``Retargeter.last_report`` and logged.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hoi2robot.contracts import CameraModel, EETrajectory, HandTrack
+from policy.retarget.config import RetargetConfig
+from policy.retarget.filters import fill_gaps, gap_lengths, reject_outliers, smooth
+from policy.retarget.gripper import gripper_from_aperture
+from policy.retarget.lifting import plane_depth, pnp_hand, sample_depth, to_base
+from policy.retarget.orientation import closing_yaw, palm_quats, topdown_quat
+from policy.retarget.timing import insert_dwells, resample, time_scale
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Retargeter", "RetargetError", "RetargetReport", "grasp_points"]
+
+WRIST, THUMB_TIP, INDEX_MCP, INDEX_TIP, MIDDLE_MCP, MIDDLE_TIP = 0, 4, 5, 8, 9, 12
+MCPS = [0, 5, 9, 13, 17]
+TIPS = [4, 8, 12, 16, 20]
+HAND_SURFACE = 0.008  # m: a keypoint (joint centre) lies about this far behind the skin a depth camera sees
+
+
+class RetargetError(ValueError):
+    """The track cannot be retargeted (no hand at all, a camera/track mismatch...); the message says why."""
+
+
+@dataclass
+class RetargetReport:
+    """What one :meth:`Retargeter.retarget` call found and decided (for logs, plots and the CLI)."""
+
+    hand: int = 1
+    grasp_type: str = "pinch"
+    has_grasp: bool = False
+    scale: float = 1.0
+    scale_source: str = "metric"
+    valid: np.ndarray | None = None  # T bool: frames used (detected, not an outlier)
+    detected: np.ndarray | None = None  # T bool: frames where the hand was found
+    lifted_point: np.ndarray | None = None  # T×3 base frame: the lifted grasp point, filled and smoothed
+    grasp_point: np.ndarray | None = None  # T×3: the same with the vertical approaches (before the TCP offset)
+    keypoints_base: np.ndarray | None = None  # T×21×3 lifted keypoints (NaN where not valid)
+    gripper_frames: np.ndarray | None = None  # T gripper command at the video frames
+    yaw: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        det = self.detected if self.detected is not None else np.zeros(0, bool)
+        val = self.valid if self.valid is not None else np.zeros(0, bool)
+        return {
+            "hand": ["left", "right"][self.hand], "grasp_type": self.grasp_type, "has_grasp": self.has_grasp,
+            "scale": float(np.median(self.scale)), "scale_source": self.scale_source, "yaw": self.yaw,
+            "frames": int(len(det)), "detected_frames": int(det.sum()), "used_frames": int(val.sum()),
+            "missed_frames": [int(i) for i in np.flatnonzero(~det)], "warnings": list(self.warnings),
+        }  # fmt: skip
+
+
+def grasp_points(kp: np.ndarray, kind: str, power_depth: float = 0.045, pinch_point: str = "pads") -> np.ndarray:
+    """...×21×3 keypoints → ...×3 grasp point: ``pinch`` thumb/index midpoint — of the tips (``pinch_point="tips"``)
+    or of the finger pads (``"pads"``: the mean of each finger's tip and last joint, where a pinch touches); ``power`` the palm centre (wrist +
+    four MCPs) moved ``power_depth`` metres along the palm normal towards the curled fingertips (where a wrapped
+    object's centre is); ``push`` index/middle tip midpoint."""
+    if kind == "pinch":
+        if pinch_point == "tips":
+            return 0.5 * (kp[..., THUMB_TIP, :] + kp[..., INDEX_TIP, :])
+        return kp[..., [3, 4, 7, 8], :].mean(axis=-2)
+    if kind == "power":
+        palm = kp[..., MCPS, :].mean(axis=-2)
+        n = np.cross(kp[..., INDEX_MCP, :] - kp[..., WRIST, :], kp[..., 17, :] - kp[..., WRIST, :])
+        n = n / (np.linalg.norm(n, axis=-1, keepdims=True) + 1e-12)
+        towards = kp[..., TIPS, :].mean(axis=-2) - palm
+        sign = np.sign(np.sum(n * towards, axis=-1, keepdims=True))
+        sign = np.where(sign == 0, 1.0, sign)
+        return palm + power_depth * sign * n
+    if kind == "push":
+        return 0.5 * (kp[..., INDEX_TIP, :] + kp[..., MIDDLE_TIP, :])
+    raise ValueError(f"grasp kind must be 'pinch', 'power' or 'push', got {kind!r}")
+
+
+class Retargeter:
+    """Hand track → gripper trajectory; see the module docstring. ``cfg``: a :class:`RetargetConfig` or mapping."""
+
+    def __init__(self, cfg: RetargetConfig | dict | None = None) -> None:
+        self.cfg = cfg if isinstance(cfg, RetargetConfig) else RetargetConfig.from_dict(cfg)
+        self.last_report: RetargetReport | None = None
+
+    # ------------------------------------------------------------------------------------------------ public
+    def retarget(self, track: HandTrack, camera: CameraModel, depth: np.ndarray | None = None) -> EETrajectory:
+        """Retarget ``track`` seen by ``camera``; ``depth``: None, H×W (context frame) or T×H×W metric z-depth."""
+        cfg, rep = self.cfg, RetargetReport()
+        self.last_report = rep
+        if not isinstance(track, HandTrack):
+            raise RetargetError(f"expected a HandTrack, got {type(track).__name__}")
+        if not isinstance(camera, CameraModel):
+            raise RetargetError(f"expected a CameraModel, got {type(camera).__name__}")
+        T = track.num_frames
+        kp2 = track.keypoints_2d.astype(np.float64)
+        if tuple(track.image_size) != (camera.width, camera.height):
+            sx, sy = camera.width / track.image_size[0], camera.height / track.image_size[1]
+            kp2 = (kp2 + 0.5) * np.array([sx, sy]) - 0.5
+            self._warn(rep, f"track is {track.image_size[0]}×{track.image_size[1]} but the camera "
+                            f"{camera.width}×{camera.height}: keypoints rescaled")  # fmt: skip
+        depth = self._check_depth(depth, T, camera)
+        mode = cfg.lift.mode if cfg.lift.mode != "auto" else ("depth" if depth is not None else "plane")
+        if mode == "depth" and depth is None:
+            raise RetargetError("lift.mode is 'depth' but no depth image was given")
+
+        hand = self._choose_hand(track, kp2)
+        rep.hand = hand
+        slot = self._associate(track, kp2, hand)  # per frame: the slot holding the acting hand, -1 if none
+        detected = slot >= 0
+        rep.detected = detected
+        if not detected.any():
+            raise RetargetError(f"no hand detected in any of the {T} frames: nothing to retarget")
+        missed = int((~detected).sum())
+        if missed:
+            self._warn(rep, f"hand not found in {missed}/{T} frames ({', '.join(map(str, np.flatnonzero(~detected)[:20]))}"
+                            f"{'...' if missed > 20 else ''}): filled by interpolation")  # fmt: skip
+        t = np.arange(T) / track.fps
+        idx = np.maximum(slot, 0)
+        world = track.keypoints_world[np.arange(T), idx].astype(np.float64)
+        kp2h = kp2[np.arange(T), idx]
+
+        # PnP lift at MediaPipe's scale
+        pts = np.full((T, 21, 3), np.nan)
+        valid = detected.copy()
+        for i in np.flatnonzero(detected):
+            p, err = pnp_hand(kp2h[i], world[i], camera.K)
+            if not np.isfinite(err) or err > cfg.lift.max_reprojection_px:
+                valid[i] = False
+            else:
+                pts[i] = p
+        if not valid.any():
+            raise RetargetError("no frame could be lifted to 3D (PnP failed or reprojection error too large)")
+
+        # gripper (from MediaPipe's metric aperture: independent of the depth scale)
+        aperture = np.linalg.norm(world[:, THUMB_TIP] - world[:, INDEX_TIP], axis=1)
+        grip, has_grasp, _ = gripper_from_aperture(aperture, t, cfg.gripper, valid)
+        kind = self._grasp_kind(aperture, valid) if has_grasp else "push"
+
+        # depth: per-frame z of the grasp point, anchored where the hand touches things
+        gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
+        if has_grasp and cfg.gripper.snap_s > 0:
+            uv = gp_cam @ camera.K.T
+            grip = self._snap_to_contact(grip, uv[:, 1] / uv[:, 2], valid, t, cfg.gripper.snap_s)
+        z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, has_grasp, t)
+        if has_grasp and cfg.gripper.min_lift > 0:
+            # a closure is a grasp only if the hand then carries something up: drop closed runs without a lift
+            zb = to_base(camera, gp_cam * np.where(valid, z / np.where(valid, gp_cam[:, 2], 1.0), np.nan)[:, None])[:, 2]
+            grip = self._keep_lifted_runs(grip, zb, valid, cfg.gripper.min_lift)
+            if grip.max() < 0.5:
+                self._warn(rep, "the hand closes but never lifts: treated as a push (no grasp)")
+                grip = np.full(T, float(cfg.gripper.no_grasp_command))
+                has_grasp, kind = False, "push"
+                gp_cam = grasp_points(pts, kind)
+            z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, has_grasp, t)
+        rep.has_grasp, rep.gripper_frames, rep.grasp_type = has_grasp, grip, kind
+        rep.scale_source = source
+        scale = np.where(valid, z / np.where(valid, gp_cam[:, 2], 1.0), np.nan)
+        rep.scale = np.where(np.isfinite(scale), scale, np.nanmedian(scale))
+        kp_base = to_base(camera, pts * rep.scale[:, None, None])
+        rep.keypoints_base = kp_base
+
+        # grasp point track: outliers, gaps, smoothing
+        gp = grasp_points(kp_base, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
+        valid = reject_outliers(gp, valid, cfg.filter.outlier_m, cfg.filter.outlier_window)
+        n_out = int((detected & ~valid).sum())
+        if n_out:
+            self._warn(rep, f"{n_out} frame(s) rejected as outliers (PnP reprojection or grasp-point jump)")
+        for start, length in gap_lengths(valid):
+            if length / track.fps > cfg.filter.max_gap_s:
+                self._warn(rep, f"gap of {length} frames ({length / track.fps:.2f} s) from frame {start} filled "
+                                f"by interpolation; longer than filter.max_gap_s={cfg.filter.max_gap_s}")  # fmt: skip
+        rep.valid = valid
+        gp = smooth(fill_gaps(gp, valid), cfg.filter.smoother, cfg.filter.window, cfg.filter.order)
+        rep.lifted_point = gp
+        if has_grasp:
+            gp = self._vertical_approaches(gp, grip, t)
+        rep.grasp_point = gp
+
+        # orientation
+        if cfg.orientation.mode == "palm6d":
+            kp_f = fill_gaps(kp_base.reshape(T, -1), valid).reshape(T, 21, 3)
+            quat = palm_quats(kp_f)
+            rep.yaw = float("nan")
+        else:
+            yaw = cfg.orientation.fixed_yaw
+            if has_grasp:
+                closed = np.flatnonzero(grip > 0.5)
+                at = [i for i in closed[: max(3, len(closed) // 3)] if valid[i]] or list(np.flatnonzero(valid))
+                # the closing axis from the pixels (thumb pad → index pad), both lifted to the grasp point's depth:
+                # the PnP depth of single fingertips is much less certain than their image positions
+                axes = []
+                for i in at:
+                    th, ix = kp2h[i, [3, 4]].mean(axis=0), kp2h[i, [7, 8]].mean(axis=0)
+                    zz = np.full(2, z[i])
+                    a3 = camera.unproject(np.array([ix, th]), zz)
+                    axes.append(a3[0] - a3[1])
+                axis = np.median(np.array(axes), axis=0)
+                if np.linalg.norm(axis[:2]) > 1e-6:
+                    yaw = closing_yaw(axis[:2])
+            rep.yaw = float(yaw)
+            quat = np.repeat(topdown_quat(yaw)[None], T, axis=0)
+
+        # TCP offset and workspace
+        offset = np.array(cfg.grasp.tcp_offset if has_grasp else cfg.grasp.push_tcp_offset)
+        pos = gp + offset
+        lo, hi = np.array(cfg.workspace.low), np.array(cfg.workspace.high)
+        clipped = np.clip(pos, lo, hi)
+        r = np.linalg.norm(clipped[:, :2], axis=1)
+        far = r > cfg.workspace.max_reach
+        clipped[far, :2] *= (cfg.workspace.max_reach / r[far])[:, None]
+        worst = float(np.max(np.linalg.norm(clipped - pos, axis=1)))
+        if worst > cfg.workspace.warn_m:
+            n = int((np.linalg.norm(clipped - pos, axis=1) > cfg.workspace.warn_m).sum())
+            self._warn(rep, f"{n} frame(s) clipped into the workspace box (up to {worst * 100:.1f} cm)")  # fmt: skip
+        pos = clipped
+
+        # trim: keep from approach.lead_s before the first grasp to approach.tail_s after the last release (the
+        # hand's entry and exit are far from anything and their depth is the least certain)
+        keep = np.ones(T, bool)
+        if has_grasp:
+            closed = grip > 0.5
+            first = int(np.argmax(closed))
+            keep &= t >= t[first] - cfg.approach.lead_s
+            releases = [i for i in range(T - 1) if closed[i] and not closed[i + 1]]
+            if releases:
+                keep &= t <= t[releases[-1]] + cfg.approach.tail_s
+        t_k, pos, quat, grip = t[keep], pos[keep], quat[keep], grip[keep]
+
+        # timing
+        tm = cfg.timing
+        tr, pr, qr, gr = resample(t_k - t_k[0], pos, quat, grip, tm.dt)
+        tr, pr, qr, gr = insert_dwells(tr, pr, qr, gr, tm.close_dwell_s, tm.open_dwell_s)
+        tr = time_scale(tr, pr, qr, gr, tm.max_speed, tm.max_angular_speed, tm.max_accel, tm.speed_scale)
+        tr = tr - tr[0]
+        return EETrajectory(t=tr, position=pr, quat_wxyz=qr, gripper=np.clip(gr, 0, 1), frame_id=cfg.frame_id,
+                            source=f"retarget:{track.source}")  # fmt: skip
+
+    # ------------------------------------------------------------------------------------------------ stages
+    @staticmethod
+    def _warn(rep: RetargetReport, msg: str) -> None:
+        rep.warnings.append(msg)
+        log.warning(msg)
+
+    @staticmethod
+    def _check_depth(depth: np.ndarray | None, T: int, camera: CameraModel) -> np.ndarray | None:
+        if depth is None:
+            return None
+        d = np.asarray(depth, np.float64)
+        if d.ndim >= 3 and d.shape[-1] == 1:
+            d = d[..., 0]
+        hw = (camera.height, camera.width)
+        if d.shape == hw or (d.ndim == 3 and d.shape[1:] == hw and d.shape[0] == T):
+            return d
+        raise RetargetError(f"depth must be H×W or T×H×W metres matching the camera ({hw[0]}×{hw[1]}, T={T}), "
+                            f"got shape {np.shape(depth)}")  # fmt: skip
+
+    def _choose_hand(self, track: HandTrack, kp2: np.ndarray) -> int:
+        """Forced slot, or: the slot seen in more frames; when both are seen in similar numbers of frames (within
+        20%), the one whose wrist moves most in the image (the acting hand; the other one rests)."""
+        choice = self.cfg.grasp.hand
+        if choice != "auto":
+            return 0 if choice == "left" else 1
+        n = track.valid.sum(axis=0)
+        if min(n) < 0.8 * max(n) or min(n) < 2:
+            return int(np.argmax(n))
+        path = []
+        for s in (0, 1):
+            w = kp2[track.valid[:, s], s, WRIST]
+            path.append(float(np.linalg.norm(np.diff(w, axis=0), axis=1).sum()))
+        return int(np.argmax(path))
+
+    @staticmethod
+    def _snap_to_contact(grip: np.ndarray, v: np.ndarray, valid: np.ndarray, t: np.ndarray, window: float) -> np.ndarray:
+        """Move every close and open switch back to the moment of contact. A hand's aperture lags its contact (the
+        fingers close on the object after the hand arrived; they open wide only once it moves away); its arrival at
+        the bottom does not. From the switch, walk back in time (at most ``window`` seconds) while the grasp point's
+        image row stays within 3 px of the lowest seen so far or gets lower (the bottom plateau), and stop where
+        it was clearly higher (still descending): the switch moves to the start of that plateau."""
+        T = len(grip)
+        closed = grip > 0.5
+        runs, i = [], 0
+        while i < T:
+            if closed[i]:
+                j = i
+                while j < T and closed[j]:
+                    j += 1
+                runs.append([i, j])  # closed on [i, j)
+                i = j
+            else:
+                i += 1
+
+        def plateau_start(k: int, floor: int) -> int:
+            """Earliest frame >= floor of the bottom plateau that contains (or precedes) frame k."""
+            idx = [m for m in range(floor, k + 1) if valid[m] and np.isfinite(v[m])]
+            if not idx:
+                return k
+            best, start = -np.inf, idx[-1]
+            for m in reversed(idx):
+                if t[k] - t[m] > window:
+                    break
+                if v[m] >= best - 3.0:
+                    best, start = max(best, v[m]), m
+                else:
+                    break
+            return start
+
+        out = np.zeros(T)
+        prev_end = 0
+        for a, b in runs:
+            a2 = plateau_start(a, prev_end)
+            b2 = b
+            if b < T:  # a release: back to the bottom where the hand let go
+                b2 = max(plateau_start(b - 1, a2 + 1), a2 + 1) + 1
+                b2 = min(b2, b)
+            out[a2:b2] = 1.0
+            prev_end = b2
+        return out
+
+    @staticmethod
+    def _keep_lifted_runs(grip: np.ndarray, z: np.ndarray, valid: np.ndarray, min_lift: float) -> np.ndarray:
+        """Re-open closed runs during which the grasp point never rises ``min_lift`` above where it closed."""
+        out = grip.copy()
+        T, i = len(grip), 0
+        while i < T:
+            if grip[i] > 0.5:
+                j = i
+                while j < T and grip[j] > 0.5:
+                    j += 1
+                zs = z[i:j][valid[i:j] & np.isfinite(z[i:j])]
+                if len(zs) < 2 or zs.max() - zs[: max(1, min(2, len(zs)))].mean() < min_lift:
+                    out[i:j] = 0.0
+                i = j
+            else:
+                i += 1
+        return out
+
+    def _vertical_approaches(self, gp: np.ndarray, grip: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Straight vertical moves around contacts: for ``approach.time`` seconds before every grasp and release the
+        grasp point descends from ``approach.height`` above the contact point, and after every release it rises
+        straight up (the gripper meets the object from above, not from the side)."""
+        a = self.cfg.approach
+        if a.height <= 0 or a.time <= 0:
+            return gp
+        gp = gp.copy()
+        T = len(gp)
+        closed = grip > 0.5
+        starts = [i for i in range(T) if closed[i] and (i == 0 or not closed[i - 1])]
+        ends = [i for i in range(T - 1) if closed[i] and not closed[i + 1]]
+        for c in starts + ends:
+            target = gp[c].copy()
+            pre = [k for k in range(c) if t[c] - t[k] <= a.time]
+            for k in pre:
+                f = (t[c] - t[k]) / a.time
+                gp[k] = target + (0.0, 0.0, a.height * f)
+        for b in ends:
+            target = gp[b].copy()
+            for k in range(b + 1, T):
+                if t[k] - t[b] > a.time:
+                    break
+                gp[k] = target + (0.0, 0.0, a.height * (t[k] - t[b]) / a.time)
+        return gp
+
+    @staticmethod
+    def _associate(track: HandTrack, kp2: np.ndarray, primary: int) -> np.ndarray:
+        """Per frame, the slot holding the acting hand (-1: not seen). MediaPipe's handedness can flip between
+        frames and a second, spurious hand can appear: a detection continues the track when it is the primary slot
+        and the nearest to the last accepted position, or, in the other slot, when it is within a quarter image
+        width of it (a handedness flip)."""
+        T = track.num_frames
+        out = np.full(T, -1)
+        last = None
+        reach = 0.25 * track.image_size[0]
+        for i in range(T):
+            cands = [s for s in (0, 1) if track.valid[i, s]]
+            if not cands:
+                continue
+            c = {s: kp2[i, s].mean(axis=0) for s in cands}
+            if last is None:
+                if primary in cands:
+                    out[i], last = primary, c[primary]
+                continue
+            best = min(cands, key=lambda s: np.linalg.norm(c[s] - last))
+            if best == primary or np.linalg.norm(c[best] - last) < reach:
+                out[i], last = best, c[best]
+        return out
+
+    def _grasp_kind(self, aperture: np.ndarray, valid: np.ndarray) -> str:
+        """``grasp.type``, or for ``auto``: ``power`` when the thumb–index aperture opens wide before closing (its
+        range exceeds ``power_aperture_range``: the hand opens around a large object), else ``pinch``."""
+        kind = self.cfg.grasp.type
+        if kind != "auto":
+            return kind
+        ap = aperture[valid]
+        lo, hi = np.percentile(ap, [self.cfg.gripper.low_percentile, self.cfg.gripper.high_percentile])
+        return "power" if hi - lo > self.cfg.grasp.power_aperture_range else "pinch"
+
+    def _depth(self, mode, depth, camera, pts, gp_cam, valid, grip, has_grasp, t) -> tuple[np.ndarray, str]:
+        """T camera z-depths of the grasp point (NaN where not valid) and where they came from.
+
+        ``metric``: the PnP depth. Per-frame depth images: the median scale of the depth under the keypoints.
+        Otherwise the PnP depth (noisy: a hand's apparent size in pixels) is median-filtered and smoothed over time,
+        and corrected by the ratio at *anchor* frames — the first frames of every grasp and, with a depth image, the
+        last frame before every release (the grasp point is on the object / the place) — interpolated between
+        anchors; without a grasp, the lowest fifth of the frames anchor to the push plane."""
+        cfg = self.cfg.lift
+        T = len(pts)
+        z_pnp = np.where(valid, gp_cam[:, 2], np.nan)
+        if mode == "metric":
+            return z_pnp, "metric"
+        if mode == "depth" and depth.ndim == 3:
+            s = np.full(T, np.nan)
+            for i in np.flatnonzero(valid):
+                uv = camera.project(to_base(camera, pts[i]))[0]
+                zz = sample_depth(depth[i], uv, cfg.depth_window, cfg.min_depth, cfg.max_depth) + HAND_SURFACE
+                ratio = zz / pts[i, :, 2]
+                if np.isfinite(ratio).sum() >= 3:
+                    s[i] = float(np.nanmedian(ratio))
+            if not np.isfinite(s).any():
+                raise RetargetError("the per-frame depth has no valid values under the hand keypoints")
+            s = np.where(np.isfinite(s), s, np.nanmedian(s))
+            return z_pnp * s, "depth:per-frame"
+        # smoothed PnP depth
+        from scipy.ndimage import median_filter
+
+        zf = fill_gaps(np.nan_to_num(z_pnp), valid)
+        zs = smooth(median_filter(zf, size=5, mode="nearest"), "savgol", 7, 2)
+        # anchors
+        anchors: list[tuple[int, float]] = []
+        closed = grip > 0.5
+        events = []
+        if has_grasp:
+            starts = np.flatnonzero(closed & ~np.concatenate([[False], closed[:-1]]))
+            ends = np.flatnonzero(closed & ~np.concatenate([closed[1:], [False]]))
+            for a in starts:
+                events += [("grasp", i) for i in range(a, min(a + 3, T)) if closed[i] and valid[i]][:2]
+            if mode == "depth":
+                for b in ends:
+                    if b < T - 1:  # a real release, not the end of the clip
+                        events += [("release", i) for i in range(b, max(b - 3, -1), -1) if valid[i]][:1]
+        else:
+            zb = to_base(camera, gp_cam)[:, 2]
+            order = [i for i in np.argsort(np.where(valid, zb, np.inf)) if valid[i]]
+            events = [("push", i) for i in order[: max(1, len(order) // 5)]]
+        for what, i in events:
+            uv = camera.project(to_base(camera, gp_cam[i][None]))[0][0]
+            if mode == "depth":
+                # the nearest surface around the grasp point's pixel: the object, not the table behind it
+                za = sample_depth(depth, uv[None], cfg.anchor_window, cfg.min_depth, cfg.max_depth, 10.0)[0]
+                za = za + cfg.object_depth_offset
+            else:
+                za = plane_depth(camera, uv, cfg.table_z + (cfg.push_plane_height if what == "push" else cfg.plane_height))
+            if np.isfinite(za) and zs[i] > 0:
+                anchors.append((i, za / zs[i]))
+        if not anchors:
+            self._warn(self.last_report, f"no {mode} anchor for the depth: using MediaPipe's metric hand size")
+            return np.where(valid, zs, np.nan), "metric (fallback)"
+        anchors.sort()
+        ti = np.array([a for a, _ in anchors], float)
+        ri = np.array([r for _, r in anchors])
+        ratio = np.interp(np.arange(T), ti, ri)
+        z_anch = zs * ratio
+        src = "depth:context" if mode == "depth" else "plane"
+        if not self.cfg.lift.geometric_prior:
+            return np.where(valid, z_anch, np.nan), src
+        # geometric prior: between contacts the grasp point moves in the vertical plane through them (a carry),
+        # around a single contact along the vertical line through it (approach, lift, retreat); only the pixel
+        # position of each frame is used, not its (noisy) apparent hand size
+        uvh = gp_cam @ camera.K.T
+        uv = uvh[:, :2] / uvh[:, 2:3]
+        R, o = camera.base_T_cam[:3, :3], camera.base_T_cam[:3, 3]
+        rays = (np.linalg.solve(camera.K, np.column_stack([uv, np.ones(T)]).T).T) @ R.T  # base frame, camera z = 1
+        pts_b = o + z_anch[:, None] * rays
+        if has_grasp:
+            key = []  # (frame, 3D point) of each contact, in time order
+            for a in np.flatnonzero(closed & ~np.concatenate([[False], closed[:-1]])):
+                key.append((int(a), pts_b[a]))
+            for b in np.flatnonzero(closed & ~np.concatenate([closed[1:], [False]])):
+                if b < T - 1:
+                    if mode == "depth":
+                        key.append((int(b), pts_b[b]))
+                    else:  # no depth: the place is assumed at the pick's height
+                        last = [p for f, p in key if f <= b]
+                        h = last[-1][2] if last else cfg.table_z + cfg.plane_height
+                        zz = plane_depth(camera, uv[b], h)
+                        key.append((int(b), o + (zz if np.isfinite(zz) else z_anch[b]) * rays[b]))
+            key.sort(key=lambda x: x[0])
+        else:  # push: the low frames are on the push plane; the others above the nearest of them
+            zb = pts_b[:, 2]
+            low = valid & (zb < np.nanmin(np.where(valid, zb, np.inf)) + 0.04)
+            h = cfg.table_z + cfg.push_plane_height
+            key = []
+            for i in np.flatnonzero(low):
+                zz = plane_depth(camera, uv[i], h)
+                if np.isfinite(zz):
+                    key.append((int(i), o + zz * rays[i]))
+        if not key:
+            return np.where(valid, z_anch, np.nan), src
+        frames = np.array([f for f, _ in key])
+        out = np.empty(T)
+        for i in range(T):
+            k = int(np.searchsorted(frames, i, side="right")) - 1  # last contact at or before i
+            if has_grasp and 0 <= k < len(key) - 1 and i > frames[k]:
+                A, B = key[k][1], key[k + 1][1]
+                out[i] = self._ray_plane(o, rays[i], A, B)
+            else:
+                P = key[min(max(k, 0), len(key) - 1)][1] if has_grasp else key[int(np.argmin(np.abs(frames - i)))][1]
+                if not has_grasp and i in set(frames.tolist()):
+                    out[i] = float((P - o) @ rays[i] / (rays[i] @ rays[i]))  # on the plane (exact: P is on the ray)
+                else:
+                    out[i] = self._ray_vertical_line(o, rays[i], P)
+        bad = ~np.isfinite(out) | (out <= 0)
+        out[bad] = z_anch[bad]
+        return np.where(valid, out, np.nan), src + "+geometric"
+
+    @staticmethod
+    def _ray_vertical_line(o: np.ndarray, d: np.ndarray, P: np.ndarray) -> float:
+        """Camera depth (ray parameter, camera z = 1 per unit) of the point of the ray o + s·d nearest (horizontally)
+        to the vertical line through P."""
+        dxy = d[:2]
+        n = float(dxy @ dxy)
+        if n < 1e-12:
+            return float("nan")
+        return float((P[:2] - o[:2]) @ dxy / n)
+
+    @classmethod
+    def _ray_plane(cls, o: np.ndarray, d: np.ndarray, A: np.ndarray, B: np.ndarray) -> float:
+        """Ray parameter where o + s·d meets the vertical plane through A and B (the vertical line through A when
+        they are closer than 2 cm horizontally or the ray runs nearly parallel to the plane)."""
+        ab = (B - A)[:2]
+        if np.linalg.norm(ab) < 0.02:
+            return cls._ray_vertical_line(o, d, A)
+        n = np.array([-ab[1], ab[0], 0.0]) / np.linalg.norm(ab)
+        den = float(n @ d)
+        if abs(den) < 1e-3 * np.linalg.norm(d):
+            return cls._ray_vertical_line(o, d, A)
+        return float(n @ (A - o) / den)

@@ -1,0 +1,255 @@
+"""policy.retarget: lifting, gripper hysteresis, gap filling, timing, config, IK, and GT demos executed in sim."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hoi2robot.contracts import CameraModel, EETrajectory, HandTrack
+from policy.retarget import RetargetConfig, RetargetError, Retargeter, load_config
+from policy.retarget.filters import fill_gaps, gap_lengths, reject_outliers, smooth
+from policy.retarget.gripper import drop_short_closures, gripper_from_aperture, hysteresis
+from policy.retarget.lifting import plane_depth, pnp_hand, sample_depth
+from policy.retarget.orientation import closing_yaw, quat_to_mat, topdown_quat
+from policy.retarget.timing import insert_dwells, resample, time_scale
+
+
+def look_down_camera(size: int = 256) -> CameraModel:
+    """A camera 0.6 m above (0.5, 0, -0.1) looking straight down, tilted a little, image x ≈ base -y."""
+    R = np.array([[0.0, -1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])  # columns: camera x, y, z in base
+    c, s = np.cos(0.2), np.sin(0.2)
+    R = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]) @ R
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = R, (0.4, 0.0, 0.5)
+    K = np.array([[220.0, 0, (size - 1) / 2], [0, 220.0, (size - 1) / 2], [0, 0, 1]])
+    return CameraModel("test", K, size, size, T)
+
+
+# ------------------------------------------------------------------------------------------------------- lifting
+def test_point_projects_and_lifts_back_through_camera_model():
+    cam = look_down_camera()
+    p = np.array([[0.55, 0.05, -0.08], [0.45, -0.1, 0.02]])
+    uv, z = cam.project(p)
+    assert np.all(z > 0) and np.all((uv > 0) & (uv < 256))
+    np.testing.assert_allclose(cam.unproject(uv, z), p, atol=1e-9)
+    # the depth image route: sample the depth under the pixel, lift
+    depth = np.full((256, 256), np.nan)
+    for (u, v), zz in zip(uv, z):
+        depth[int(round(v)), int(round(u))] = zz
+    np.testing.assert_allclose(sample_depth(depth, uv, 0, 0.05, 5.0), z)
+    # the plane route: a point on the plane z = -0.08 is recovered from its pixel alone
+    np.testing.assert_allclose(plane_depth(cam, uv[0], -0.08), z[0], rtol=1e-9)
+
+
+def test_pnp_recovers_a_hand_from_pixels_and_centred_metric_points():
+    rng = np.random.default_rng(0)
+    cam = look_down_camera()
+    kp_cam = rng.normal(0, 0.04, (21, 3)) + (0.02, -0.01, 0.55)  # a hand-sized cloud 55 cm in front of the camera
+    uv = kp_cam @ cam.K.T
+    uv = uv[:, :2] / uv[:, 2:]
+    world = kp_cam - kp_cam.mean(axis=0)
+    c, s = np.cos(0.3), np.sin(0.3)  # world landmarks need not be camera-aligned: PnP finds the rotation
+    world = world @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]).T
+    pts, err = pnp_hand(uv, world, cam.K)
+    assert err < 1e-3
+    np.testing.assert_allclose(pts, kp_cam, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------------- gripper
+def test_hysteresis_does_not_chatter_between_thresholds():
+    a = np.array([1.0, 0.55, 0.45, 0.39, 0.45, 0.55, 0.45, 0.61, 0.5, 0.41, 0.2])
+    np.testing.assert_array_equal(hysteresis(a, 0.4, 0.6), [0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1])
+    # unknown frames keep the state
+    np.testing.assert_array_equal(hysteresis(np.array([0.1, np.nan, 0.9, np.nan]), 0.4, 0.6), [1, 1, 0, 0])
+    with pytest.raises(ValueError, match="open_above >= close_below"):
+        hysteresis(a, 0.6, 0.4)
+
+
+def test_short_closures_dropped_and_no_grasp_without_aperture_change():
+    t = np.arange(10) * 0.1
+    cmd = np.array([0, 1, 1, 0, 0, 1, 1, 1, 1, 1], float)
+    np.testing.assert_array_equal(drop_short_closures(cmd, t, 0.3), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+    cfg = RetargetConfig().gripper
+    ap = np.concatenate([np.full(10, 0.07), np.linspace(0.07, 0.037, 5), np.full(10, 0.037)])
+    t = np.arange(len(ap)) * 0.1
+    cmd, has_grasp, _ = gripper_from_aperture(ap, t, cfg)
+    assert has_grasp and cmd[0] == 0 and cmd[-1] == 1
+    assert np.flatnonzero(np.diff(cmd))[0] in (11, 12)  # switches as the fingers close, not before
+    cmd, has_grasp, _ = gripper_from_aperture(0.06 + 0.003 * np.sin(t * 10), t, cfg)
+    assert not has_grasp and np.all(cmd == cfg.no_grasp_command)
+
+
+# ---------------------------------------------------------------------------------------------- gaps, outliers
+def test_gap_filling_interpolates_inside_and_holds_at_the_ends():
+    x = np.array([[0.0], [9.0], [2.0], [9.0], [9.0], [5.0], [9.0]])
+    valid = np.array([False, False, True, False, False, True, False])
+    np.testing.assert_allclose(fill_gaps(x, valid)[:, 0], [2, 2, 2, 3, 4, 5, 5])
+    assert gap_lengths(valid) == [(0, 2), (3, 2), (6, 1)]
+    with pytest.raises(ValueError, match="no valid frame"):
+        fill_gaps(x, np.zeros(7, bool))
+
+
+def test_outliers_rejected_but_steady_fast_motion_kept():
+    x = np.column_stack([np.arange(10) * 0.1, np.zeros(10), np.zeros(10)])  # 10 cm per frame, steady
+    valid = np.ones(10, bool)
+    assert reject_outliers(x, valid, 0.06, 5).all()
+    x[4, 2] = 0.2  # a 20 cm spike
+    kept = reject_outliers(x, valid, 0.06, 5)
+    assert not kept[4] and kept.sum() == 9
+
+
+def test_savgol_smoothing_reduces_noise_and_keeps_short_inputs():
+    rng = np.random.default_rng(1)
+    clean = np.linspace(0, 1, 40)[:, None]
+    noisy = clean + rng.normal(0, 0.02, clean.shape)
+    assert np.abs(smooth(noisy, "savgol", 7, 2) - clean).mean() < np.abs(noisy - clean).mean()
+    short = np.array([[0.0], [1.0]])
+    np.testing.assert_array_equal(smooth(short, "savgol", 7, 2), short)
+
+
+# ------------------------------------------------------------------------------------------------------ timing
+def test_time_scaling_respects_speed_and_dwells_hold_the_pose():
+    t = np.linspace(0, 1, 11)
+    pos = np.column_stack([np.linspace(0, 1.0, 11), np.zeros(11), np.zeros(11)])  # 1 m/s
+    quat = np.repeat(topdown_quat(0.0)[None], 11, axis=0)
+    grip = (np.arange(11) >= 6).astype(float)
+    tr, pr, qr, gr = resample(t, pos, quat, grip, 0.05)
+    assert len(tr) == 21 and gr[0] == 0 and gr[-1] == 1
+    td, pd, qd, gd = insert_dwells(tr, pr, qr, gr, 0.5, 0.4)
+    i = int(np.flatnonzero(np.diff(gd))[0])
+    np.testing.assert_allclose(pd[i], pd[i + 1])  # the gripper switches at a held pose...
+    assert td[i + 2] - td[i + 1] >= 0.5 - 1e-9  # ...and waits there
+    ts = time_scale(td, pd, qd, gd, max_speed=0.25, max_angular_speed=1.0, max_accel=1.0)
+    speed = np.linalg.norm(np.diff(pd, axis=0), axis=1) / np.diff(ts)
+    assert speed.max() <= 0.25 + 1e-9
+    acc = np.linalg.norm(np.diff(np.diff(pd, axis=0) / np.diff(ts)[:, None], axis=0), axis=1)
+    assert (acc / (0.5 * (np.diff(ts)[1:] + np.diff(ts)[:-1]))).max() <= 1.0 * 1.01
+
+
+def test_closing_yaw_wraps_to_half_turn():
+    assert closing_yaw(np.array([0.0, 1.0])) == pytest.approx(0.0)
+    assert closing_yaw(np.array([0.0, -1.0])) == pytest.approx(0.0, abs=1e-9)
+    assert closing_yaw(np.array([-1.0, 0.0])) == pytest.approx(np.pi / 2 - np.pi, abs=1e-9) or closing_yaw(
+        np.array([-1.0, 0.0])
+    ) == pytest.approx(-np.pi / 2)
+    R = quat_to_mat(topdown_quat(0.3))
+    assert R[2, 2] == pytest.approx(-1.0)  # still pointing down
+
+
+# ------------------------------------------------------------------------------------------------------ config
+def test_config_yaml_loads_and_bad_values_name_the_key():
+    cfg = load_config("default")
+    assert cfg.lift.mode == "auto" and cfg.grasp.tcp_offset == (0.0, 0.0, -0.02)
+    with pytest.raises(ValueError, match=r"RetargetConfig.gripper.open_above"):
+        RetargetConfig.from_dict({"gripper": {"close_below": 0.7, "open_above": 0.5}})
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['nope'\]"):
+        RetargetConfig.from_dict({"lift": {"nope": 1}})
+    with pytest.raises(ValueError, match=r"lift.mode: expected one of"):
+        RetargetConfig.from_dict({"lift": {"mode": "guess"}})
+    assert cfg.replace(lift={"mode": "metric"}).lift.mode == "metric"
+
+
+def test_retargeter_rejects_a_track_without_any_hand():
+    track = HandTrack.empty(8, fps=10.0, image_size=(256, 256), source="test")
+    with pytest.raises(RetargetError, match="no hand detected in any of the 8 frames"):
+        Retargeter().retarget(track, look_down_camera())
+
+
+# ------------------------------------------------------------------------------------------------------------ IK
+@pytest.mark.xdist_group("sim")
+def test_ik_reaches_targets_within_5mm_and_respects_limits():
+    from policy.retarget.ik import PANDA_HOME, forward_kinematics, panda_model, solve_joint_trajectory
+
+    rng = np.random.default_rng(0)
+    # reachable targets: forward kinematics of joint configurations near home (a smooth path)
+    qs = PANDA_HOME + np.cumsum(rng.normal(0, 0.05, (20, 7)), axis=0)
+    model = panda_model()
+    lim = model.jnt_range[[model.joint(f"robot0_joint{i}").id for i in range(1, 8)]]
+    qs = np.clip(qs, lim[:, 0] + 0.05, lim[:, 1] - 0.05)
+    poses = [forward_kinematics(q) for q in qs]
+    from policy.retarget.orientation import mat_to_quat
+
+    ee = EETrajectory(t=np.arange(20) * 0.1, position=np.array([p for p, _ in poses]),
+                      quat_wxyz=np.array([mat_to_quat(R) for _, R in poses]), gripper=np.linspace(0, 1, 20))  # fmt: skip
+    res = solve_joint_trajectory(ee, PANDA_HOME, return_result=True)
+    assert res.max_position_error < 0.005, res.position_error
+    assert res.orientation_error.max() < 0.05
+    assert res.within_limits
+    assert np.all(res.joints.positions >= lim[:, 0]) and np.all(res.joints.positions <= lim[:, 1])
+    np.testing.assert_array_equal(res.joints.gripper, ee.gripper)
+    assert res.joints.joint_names == tuple(f"panda_joint{i}" for i in range(1, 8))
+    # an unreachable target (2 m away) is reported by the forward-kinematics check, limits still hold
+    far = EETrajectory(t=[0.0], position=[[2.0, 0.0, 0.3]], quat_wxyz=[topdown_quat(0.0)], gripper=[0.0])
+    res = solve_joint_trajectory(far, PANDA_HOME, return_result=True)
+    assert res.max_position_error > 0.5 and res.within_limits
+
+
+@pytest.mark.xdist_group("sim")
+def test_ik_model_tcp_matches_the_simulated_robot():
+    """The IK model's grip site is where the sim env reports robot0_eef_pos for the same joint angles."""
+    from policy.retarget.ik import forward_kinematics
+    from sim.tasks import make_env
+
+    env = make_env("Lift")
+    try:
+        obs, _ = env.reset(seed=3)
+        p, _ = forward_kinematics(obs["robot0_joint_pos"])
+        np.testing.assert_allclose(p, obs["robot0_eef_pos"], atol=1e-4)
+    finally:
+        env.close()
+
+
+# ------------------------------------------------------------------------------------- GT demos executed in sim
+@pytest.mark.xdist_group("sim")
+@pytest.mark.parametrize("task, seed", [("Lift", 1), ("Stack", 0)])
+def test_retargeted_ground_truth_demo_succeeds_in_sim(task, seed):
+    from policy.retarget.rows import run_hand_row
+    from sim.tasks import make_env
+
+    env = make_env(task)
+    try:
+        out = run_hand_row(env, task, seed, None, "oracle")
+    finally:
+        env.close()
+    assert out["success"], out
+
+
+# ------------------------------------------------------------------------------------------------------------ CLI
+@pytest.mark.xdist_group("sim")
+def test_cli_on_a_rendered_video(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from hoi2robot.media import write_video
+    from policy.retarget.rows import demo_clip
+
+    clip = demo_clip("Lift", 0)
+    video, cam = tmp_path / "demo.mp4", tmp_path / "camera.yaml"
+    write_video(video, clip.video, clip.fps, lossless=True)
+    clip.camera.save(cam)
+    out = tmp_path / "out"
+    env = os.environ | {"MUJOCO_GL": "egl"}
+    cmd = [sys.executable, "-m", "policy.retarget.cli", str(video), "--camera", str(cam), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"artifacts: {out.resolve()}" in proc.stdout
+    for name in ("track.npz", "ee.npz", "ee.json", "overlay.mp4", "trajectory.png", "report.json"):
+        assert (out / name).is_file(), name
+    ee = EETrajectory.load(out / "ee.json")
+    assert ee.frame_id == "robot0_base" and ee.gripper.max() == 1.0
+    report = json.loads((out / "report.json").read_text())
+    assert report["detected_frames"] > 0 and report["frames"] == clip.num_frames
+    if report["missed_frames"]:  # frames without a hand are reported, not fatal
+        assert "no hand in" in proc.stdout
+    from hoi2robot.media import read_video
+
+    assert read_video(out / "overlay.mp4").shape == clip.video.shape
+
+    # a video without any hand is a clear error
+    empty = tmp_path / "empty.mp4"
+    write_video(empty, np.repeat(clip.context[None], 5, axis=0), 10.0, lossless=True)
+    proc = subprocess.run([*cmd[:3], str(empty), *cmd[4:6], "--out", str(tmp_path / "o2")], capture_output=True,
+                          text=True, timeout=300, env=env)  # fmt: skip
+    assert proc.returncode == 2
+    assert "no hand found in any of the 5 frames" in proc.stderr
