@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 stamp="$VENV/.hoi2robot-stamp"
-want=$(cat requirements/lock.txt requirements/ros.txt requirements/torch.txt setup.py scripts/setup_env.sh | sha256sum | cut -c1-16)
+want=$(cat requirements/*.txt setup.py scripts/setup_env.sh ros2_ws/build_interfaces.sh ros2_ws/src/hoi_interfaces/action/*.action | sha256sum | cut -c1-16)
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
   exit 0
 fi
@@ -21,6 +21,12 @@ ldconfig -p | grep -q 'libEGL.so.1 ' || missing+=(libegl1)
 ldconfig -p | grep -q 'libEGL_mesa.so.0 ' || missing+=(libegl-mesa0 libgl1-mesa-dri)
 ldconfig -p | grep -q 'libGL.so.1 ' || missing+=(libgl1)
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# Building the ROS 2 interface package (ros2_ws/build_interfaces.sh) needs a C++ toolchain and Python headers.
+command -v cmake >/dev/null || missing+=(cmake)
+command -v ninja >/dev/null || missing+=(ninja-build)
+command -v g++ >/dev/null || missing+=(g++)
+"$PYTHON" -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' \
+  || missing+=(python3-dev)
 if ((${#missing[@]})); then
   echo "[setup] installing system packages: ${missing[*]}"
   sudo=""; [[ $(id -u) == 0 ]] || sudo=sudo
@@ -38,6 +44,8 @@ pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 # mediapipe pulls opencv-contrib-python and robosuite would pull opencv-python: both own cv2/, keep only one.
 "${pip[@]}" uninstall -y opencv-python opencv-python-headless 2>/dev/null || true
 "${pip[@]}" install --no-deps --no-build-isolation -e .
+# The GeneratePlan action (ros2_ws/src/hoi_interfaces), built with plain cmake into the venv (no colcon here).
+bash ros2_ws/build_interfaces.sh "$VENV"
 # MediaPipe's hand model, built from two .tflite files inside the mediapipe 0.10.21 wheel (fetched from PyPI now,
 # never at run time) into the cache dir ($HOI2ROBOT_CACHE or ~/.cache/hoi2robot).
 "$VENV/bin/hoi-build-hand-model"
