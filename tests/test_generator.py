@@ -1,0 +1,277 @@
+"""HANDI generator (hoi_videogen.models / pipeline / training): tiny random configs, a few seconds each."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from hoi_videogen.models import GeneratorConfig, build_models
+from hoi_videogen.pipeline import HOIVideoPipeline, check_image, load_pipeline, load_tiny_generator, make_scheduler
+from hoi_videogen.pipeline import paste_background
+from hoi_videogen.training.losses import soft_iou
+
+RES, T = 32, 4
+TINY = dict(
+    resolution=RES,
+    num_frames=T,
+    vae=dict(block_out_channels=(8, 8, 16), norm_num_groups=8),
+    ma=dict(mask_size=8, block_out_channels=(16, 16), norm_num_groups=8, attention_heads=2),
+    video=dict(block_out_channels=(32, 32), attention_heads=(1, 1)),
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def pipe() -> HOIVideoPipeline:
+    torch.manual_seed(0)
+    vae, ma, video = build_models(GeneratorConfig.from_dict(TINY))
+    return HOIVideoPipeline(vae, ma, video, make_scheduler(), fps=8.0, text_max_length=16, mask_smooth=0).to("cpu")
+
+
+def _image(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (RES, RES, 3), dtype=np.uint8)
+
+
+def test_shapes_through_both_stages(pipe):
+    cfg = GeneratorConfig.from_dict(TINY)
+    assert cfg.latent_size == 8
+    tokens, pooled = pipe.encode_text(["pick up the red cube", "push the cube to the target"])
+    assert tokens.shape == (2, 16, 384) and pooled.shape == (2, 384)
+    ctx = pipe.encode_frames(torch.randn(2, 3, RES, RES))
+    assert ctx.shape == (2, 4, 8, 8)
+    eps = pipe.ma_denoiser(torch.randn(2, 1, 8, 8), torch.tensor([5, 500]), ctx, tokens, pooled)
+    assert eps.shape == (2, 1, 8, 8)
+    eps = pipe.video_denoiser(torch.randn(2, T, 4, 8, 8), torch.tensor([5, 500]), ctx, torch.rand(2, 1, RES, RES),
+                              tokens, pooled)
+    assert eps.shape == (2, T, 4, 8, 8)
+    seen = []
+    video = pipe(_image(), "pick up the red cube", num_inference_steps=2, progress=seen.append)
+    assert video.frames.shape == (T, RES, RES, 3) and video.frames.dtype == np.uint8
+    assert video.ma_mask.shape == (RES, RES) and set(np.unique(video.ma_mask)) <= {0.0, 1.0}
+    assert video.fps == 8.0 and video.instruction == "pick up the red cube"
+    assert seen and seen[-1] == 1.0 and all(0 <= a <= b <= 1 for a, b in zip(seen, seen[1:]))
+
+
+def test_pooled_text_reaches_the_video_denoiser(pipe):
+    """The pooled vector enters through the added-time embedding: changing it alone changes the output."""
+    tokens, pooled = pipe.encode_text(["pick up the red cube"])
+    x, ctx, ma = torch.randn(1, T, 4, 8, 8), torch.randn(1, 4, 8, 8), torch.rand(1, 1, 8, 8)
+    with torch.no_grad():
+        a = pipe.video_denoiser(x, torch.tensor([100]), ctx, ma, tokens, pooled)
+        b = pipe.video_denoiser(x, torch.tensor([100]), ctx, ma, tokens, -pooled)
+    assert not torch.allclose(a, b)
+
+
+def test_background_paste_is_bit_exact(pipe):
+    image = _image(3)
+    mask = np.zeros((RES, RES), np.float32)
+    mask[8:20, 10:24] = 1.0
+    video = pipe(image, "put the can in the bin", num_inference_steps=2, ma_mask=mask)
+    outside = mask < 0.5
+    assert np.array_equal(video.frames[:, outside], np.broadcast_to(image[outside], video.frames[:, outside].shape))
+    assert not np.array_equal(video.frames[:, ~outside], np.broadcast_to(image[~outside], (T, int((~outside).sum()), 3)))
+    np.testing.assert_array_equal(video.ma_mask, mask)
+    frames = np.full((2, 4, 4, 3), 7, np.uint8)
+    ctx = np.full((4, 4, 3), 200, np.uint8)
+    m = np.zeros((4, 4), np.float32)
+    m[1, 2] = 1
+    out = paste_background(frames, ctx, m)
+    assert (out[:, 1, 2] == 7).all() and (out.sum() == 2 * (15 * 3 * 200 + 3 * 7))
+
+
+def test_save_load_round_trip_same_samples(pipe, tmp_path):
+    pipe.vae.register_to_config(scaling_factor=1.7, shift_factor=0.1)
+    a = pipe(_image(1), "stack the red cube", num_inference_steps=3, generator=torch.Generator().manual_seed(5))
+    pipe.save_pretrained(tmp_path / "p")
+    assert (tmp_path / "p" / "video_denoiser" / "diffusion_pytorch_model.safetensors").is_file()
+    loaded = load_pipeline(tmp_path / "p")
+    assert loaded.vae.config.scaling_factor == 1.7
+    torch.testing.assert_close(loaded.ma_denoiser.prior, pipe.ma_denoiser.prior)
+    b = loaded(_image(1), "stack the red cube", num_inference_steps=3, generator=torch.Generator().manual_seed(5))
+    np.testing.assert_array_equal(a.frames, b.frames)
+    np.testing.assert_array_equal(a.ma_mask, b.ma_mask)
+    gen = load_tiny_generator(str(tmp_path / "p"), num_inference_steps=3)
+    assert gen.name == "tiny"
+    c = gen.generate(_image(1), "stack the red cube", seed=5)
+    np.testing.assert_array_equal(a.frames, c.frames)
+    assert c.seed == 5
+
+
+def test_bad_inputs_give_clear_errors(pipe, tmp_path):
+    with pytest.raises(ValueError, match="uint8"):
+        pipe(_image().astype(np.float32), "lift the cube", num_inference_steps=1)
+    with pytest.raises(ValueError, match=f"{RES}×{RES}"):
+        pipe(np.zeros((RES * 2, RES, 3), np.uint8), "lift the cube", num_inference_steps=1)
+    with pytest.raises(ValueError, match="H×W×3"):
+        pipe(np.zeros((RES, RES), np.uint8), "lift the cube", num_inference_steps=1)
+    with pytest.raises(ValueError, match="non-empty"):
+        pipe(_image(), "   ", num_inference_steps=1)
+    with pytest.raises(ValueError, match="num_inference_steps"):
+        pipe(_image(), "lift the cube", num_inference_steps=0)
+    with pytest.raises(ValueError, match="numpy array"):
+        check_image([[1, 2, 3]], RES)
+    with pytest.raises(FileNotFoundError, match="hoi-train-generator"):
+        load_tiny_generator(str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="unknown keys"):
+        GeneratorConfig.from_dict({"resolutoin": 64})
+    with pytest.raises(ValueError, match="multiples of 32"):
+        GeneratorConfig.from_dict({"video": {"block_out_channels": [48, 64], "attention_heads": [1, 1]}})
+
+
+def test_soft_iou():
+    a = torch.zeros(2, 1, 4, 4)
+    a[0, :, :2] = 1
+    b = a.clone()
+    b[1, :, 3] = 1
+    iou = soft_iou(a, b)
+    assert iou[0] == pytest.approx(1.0) and iou[1] == pytest.approx(0.0, abs=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------------ training
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """A small HOIClip dataset from the synthetic source (no MuJoCo)."""
+    from omegaconf import OmegaConf
+
+    from hoi_videogen.data import DatasetWriter
+    from sim.handsim.synthetic import synthetic_clip
+
+    root = tmp_path_factory.mktemp("clips")
+    with DatasetWriter(root, {"source": "synthetic"}) as w:
+        for i, task in enumerate(["Lift", "Push", "Stack", "Lift"]):
+            clip = synthetic_clip(task, i, OmegaConf.create({"resolution": RES, "num_frames": T, "camera": "egoview", "fps": 8.0}))
+            w.add(clip, f"{task}_{i:06d}")
+    return root
+
+
+def _train_cfg(out, **kw):
+    cfg = dict(data=None, out=str(out), steps=dict(vae=3, ma=3, video=3), batch_size=dict(vae=2, ma=2, video=2),
+               lr=dict(vae=3e-3, ma=3e-3, video=3e-3), warmup_steps=0, lr_schedule="constant", ckpt_every=2,
+               log_every=1, sample_every=0, threads=1)
+    cfg.update(kw)
+    return cfg
+
+
+def _losses(out):
+    return [(r["stage"], r["step"], r["loss"]) for r in csv.DictReader(open(out / "losses.csv"))]
+
+
+def test_few_steps_lower_the_loss(dataset, tmp_path):
+    from hoi_videogen.training.trainer import ClipBank, GeneratorTrainer, TrainConfig
+
+    gcfg = GeneratorConfig.from_dict(TINY)
+    bank = ClipBank(dataset, RES, T, max_clips=2)
+    tr = GeneratorTrainer(gcfg, TrainConfig.from_dict(_train_cfg(tmp_path, data=str(dataset), stages=["vae", "video"])),
+                          bank)
+    tr._load_data()
+    for stage, fn in (("vae", tr.loss_vae), ("video", tr.loss_video)):
+        tr._setup_stage(stage)
+        idx = [0, 1]
+        g0 = tr.g.get_state()
+        params = [p for p in tr.models[stage].parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=3e-3)
+
+        def loss():
+            tr.g.set_state(g0)  # same batch, noise and timesteps every time
+            return fn(idx)["loss"]
+
+        first = float(loss())
+        for _ in range(12):
+            opt.zero_grad()
+            loss().backward()
+            opt.step()
+        with torch.no_grad():
+            last = float(loss())
+        assert last < 0.9 * first, (stage, first, last)
+
+
+def test_train_export_and_resume_after_interrupt(dataset, tmp_path):
+    from hoi_videogen.training.trainer import train
+
+    full = tmp_path / "full"
+    s = train(TINY, _train_cfg(full, data=str(dataset), sample_every=3, sample_steps=2))
+    assert not s["interrupted"] and (full / "pipeline" / "model_index.json").is_file()
+    assert (full / "losses.png").is_file() and json.loads((full / "train_info.json").read_text())
+    assert (full / "samples" / "vae_000003.png").is_file() and (full / "samples" / "ma_000003.png").is_file()
+    assert (full / "samples" / "video_000003_0.mp4").is_file()
+    split = tmp_path / "split"
+    # killed after step 3 of stage 'ma' (its last checkpoint: ma step 2): the resumed run redoes step 3
+    s1 = train(TINY, _train_cfg(split, data=str(dataset), stop_after=6))
+    assert s1["interrupted"] and (s1["stage"], s1["step"]) == ("ma", 3)
+    s2 = train(TINY, _train_cfg(split, data=str(dataset)))
+    assert s2["resumed"] and not s2["interrupted"]
+    assert _losses(split) == _losses(full) and len(_losses(full)) == 9
+    a = load_pipeline(full / "pipeline")(_image(2), "lift the cube", num_inference_steps=2)
+    b = load_pipeline(split / "pipeline")(_image(2), "lift the cube", num_inference_steps=2)
+    np.testing.assert_array_equal(a.frames, b.frames)
+    # a checkpoint of another generator config is refused, not silently mixed
+    with pytest.raises(ValueError, match="another generator config"):
+        train({**TINY, "num_frames": 8}, _train_cfg(split, data=str(dataset)))
+
+
+def test_train_config_errors(tmp_path):
+    from hoi_videogen.training.trainer import TrainConfig
+
+    with pytest.raises(ValueError, match="stages"):
+        TrainConfig.from_dict(_train_cfg(tmp_path, stages=["vae", "decoder"]))
+    with pytest.raises(ValueError, match="unknown keys"):
+        TrainConfig.from_dict(_train_cfg(tmp_path, stpes=3))
+
+
+def test_hand_refinement_loss_switches_on_after_warmup(dataset, tmp_path):
+    """Stage 2 adds eta * HRL (decoded predicted clean frames through a frozen Υ) once the warm-up is over."""
+    from hoi_videogen.hands.keypoint_net import KeypointNet, KeypointNetConfig
+    from hoi_videogen.training.trainer import ClipBank, GeneratorTrainer, TrainConfig
+
+    bank = ClipBank(dataset, RES, T, max_clips=2)
+    tcfg = TrainConfig.from_dict(_train_cfg(tmp_path, data=str(dataset), stages=["video"], hrl_weight=0.5,
+                                            hrl_warmup=1, hrl_frames=2))
+    tr = GeneratorTrainer(GeneratorConfig.from_dict(TINY), tcfg, bank)
+    tr.hrl_net = KeypointNet(KeypointNetConfig(resolution=RES)).requires_grad_(False)
+    tr._load_data()
+    tr._setup_stage("video")
+    before = tr.loss_video([0, 1])
+    assert "hrl" not in before  # warm-up: step 0 < hrl_warmup
+    tr.step = 1
+    after = tr.loss_video([0, 1])
+    assert float(after["hrl"]) > 0
+    torch.testing.assert_close(after["loss"], after["noise"] + 0.5 * after["hrl"])
+    after["loss"].backward()
+    assert all(p.grad is None for p in tr.hrl_net.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in tr.video.parameters())
+
+
+def test_sampling_loop_recovers_the_target_with_an_oracle_denoiser(pipe, monkeypatch):
+    """With the exact noise prediction for a known mask, stage-1 DPM++ sampling returns that mask exactly."""
+    target = torch.zeros(1, 1, 8, 8)
+    target[..., 2:5, 3:7] = 1.0
+    alphas = pipe.scheduler.alphas_cumprod
+
+    def oracle(x, t, *args):
+        a = alphas[int(t)]
+        return (x - a.sqrt() * (target * 2 - 1)) / (1 - a).sqrt()
+
+    monkeypatch.setattr(pipe.ma_denoiser, "forward", oracle)
+    tokens, pooled = pipe.encode_text(["lift the cube"])
+    soft = pipe.sample_mask(torch.zeros(1, 4, 8, 8), tokens, pooled, 5, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(soft, target, atol=1e-4, rtol=0)
+    mask = pipe.mask_to_image(soft)
+    assert mask.shape == (RES, RES) and mask[9:19, 13:27].all() and not mask[:6].any() and not mask[22:].any()
+    noisy = target.clone()
+    noisy[..., 7, 0] = 1.0  # an isolated cell: removed by the smoothing, the block stays
+    pipe.register_to_config(mask_smooth=3)
+    try:
+        smooth = pipe.mask_to_image(noisy)
+    finally:
+        pipe.register_to_config(mask_smooth=0)
+    assert not smooth[28:, :4].any() and smooth[12:18, 16:24].all()

@@ -1,0 +1,229 @@
+"""hoi-eval-generator metrics and the ``generated`` bench row (fake generators and trackers)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from hoi2robot.contracts import EETrajectory, GeneratedVideo, HandTrack
+from hoi_videogen import eval as ev
+from hoi_videogen.data import DatasetWriter
+from hoi_videogen.generators import GENERATORS, register_generator
+from sim.handsim.synthetic import synthetic_clip
+
+
+def clip(seed=0, T=4, size=64, task="Lift"):
+    return synthetic_clip(task, seed, OmegaConf.create({"resolution": size, "num_frames": T, "fps": 8.0,
+                                                        "camera": "egoview"}))  # fmt: skip
+
+
+class ReplayGenerator:
+    """Fake generator: returns a stored clip's own video and MA (an oracle), or a blank one."""
+
+    name = "replay-test"
+
+    def __init__(self, clips=(), blank=False):
+        self.clips = {(c.instruction, c.seed): c for c in clips}
+        self.blank = blank
+        self.calls = []
+
+    def generate(self, image, instruction, *, seed=0, camera=None, progress=None):
+        self.calls.append((image.shape, instruction, seed))
+        c = self.clips.get((instruction, seed))
+        if self.blank or c is None:
+            frames = np.repeat(image[None], 4, 0)
+            return GeneratedVideo(frames, 8.0, np.zeros(image.shape[:2], np.float32), instruction, seed, self.name)
+        return GeneratedVideo(c.video.copy(), c.fps, c.ma_mask.copy(), instruction, seed, self.name)
+
+
+class GTTracker:
+    """Fake tracker: 'detects' the GT hand of the clip whose video it is given."""
+
+    def __init__(self, clips):
+        self.clips = clips
+
+    def track(self, frames, fps):
+        for c in self.clips:
+            if c.video.shape == frames.shape and np.array_equal(c.video, frames):
+                tr = HandTrack.empty(len(frames), fps, (frames.shape[2], frames.shape[1]), "gt-test")
+                tr.keypoints_2d[:] = c.keypoints_2d
+                tr.valid[:] = c.hand_present
+                return tr
+        return HandTrack.empty(len(frames), fps, (frames.shape[2], frames.shape[1]), "gt-test")
+
+    def close(self):
+        pass
+
+
+# --------------------------------------------------------------------------------------------------------- metrics
+def test_psnr_known_values():
+    a = np.full((2, 8, 8, 3), 100, np.uint8)
+    assert ev.psnr(a, a) == ev.PSNR_CAP
+    b = a + 1
+    assert ev.psnr(a, b) == pytest.approx(10 * math.log10(255**2), rel=1e-9)  # MSE 1
+    mask = np.zeros((8, 8), bool)
+    mask[:4] = True
+    c = a.copy()
+    c[:, 4:] = 0  # differs only outside the mask
+    assert ev.psnr(a, c, mask) == ev.PSNR_CAP and ev.psnr(a, c, ~mask) < 10
+    assert math.isnan(ev.psnr(a, a, np.zeros((8, 8), bool)))
+    with pytest.raises(ValueError, match="shapes"):
+        ev.psnr(a, a[:1])
+
+
+def test_mask_iou_known_masks():
+    a = np.zeros((10, 10), np.float32)
+    b = np.zeros((10, 10), np.float32)
+    a[:, :6] = 1  # 60 px
+    b[:, 3:] = 1  # 70 px, overlap 30
+    assert ev.mask_iou(a, b) == pytest.approx(30 / 100)
+    assert ev.mask_iou(a, a) == 1.0 and ev.mask_iou(0 * a, 0 * a) == 1.0
+    assert ev.mask_iou(np.stack([a, b]), b) == pytest.approx(70 / 100)  # T×H×W unioned over time: all 100 px
+    with pytest.raises(ValueError, match="shape"):
+        ev.mask_iou(a, b[:5])
+
+
+def test_consistency_and_hs_err():
+    c = clip()
+    static = np.repeat(c.context[None], 4, 0)
+    inside, outside = ev.consistency(static, c.ma_mask >= 0.5)
+    assert inside == 0.0 and outside == 0.0
+    gin, gout = ev.consistency(c.video, c.ma_mask >= 0.5)
+    assert gin > gout  # the hand moves inside the MA
+    perfect = ev.hs_err(c.keypoints_2d, c.hand_present, c.keypoints_2d, c.visibility, c.hand_present, 64, 64)
+    assert perfect["hs_err"] == pytest.approx(0.0, abs=1e-12) and perfect["matched_frames"] == 4
+    missed = ev.hs_err(c.keypoints_2d, np.zeros((4, 2), bool), c.keypoints_2d, c.visibility, c.hand_present, 64, 64)
+    from hoi_videogen.hands.keypoint_net import normalize_keypoints
+
+    v = c.visibility[:, 1]
+    expect = np.mean([(normalize_keypoints(c.keypoints_2d[t, 1], 64, 64)[v[t]] ** 2).sum() / 42 for t in range(4)])
+    assert missed["hs_err"] == pytest.approx(expect, rel=1e-6) and math.isnan(missed["hs_err_detected"])
+
+
+def test_evaluate_generator_oracle_and_blank():
+    clips = [clip(s) for s in range(2)]
+    tracker = GTTracker(clips)
+    oracle = ev.summarize_scores(ev.evaluate_generator(ReplayGenerator(clips), clips, tracker, progress=False))["all"]
+    assert oracle["ma_iou"] == 1.0 and oracle["psnr_outside_ma"] == ev.PSNR_CAP
+    assert oracle["hs_err"] == pytest.approx(0.0, abs=1e-12) and oracle["detection_rate"] == 1.0
+    assert oracle["consistency_in"] == pytest.approx(oracle["gt_consistency_in"])
+    assert oracle["hs_err_pair"] == 0.0 and oracle["psnr_bg_context"] == pytest.approx(oracle["gt_psnr_bg_context"])
+    blank = ev.summarize_scores(ev.evaluate_generator(ReplayGenerator(blank=True), clips, tracker, progress=False))
+    b = blank["all"]
+    assert b["ma_iou"] == 0.0 and b["detection_rate"] == 0.0 and b["hs_err"] > 0.01 and b["consistency_in"] == 0.0
+    assert b["hs_err_pair"] > 0.01 and b["psnr_bg_context"] == ev.PSNR_CAP  # nothing moves: background kept
+    assert set(blank["per_task"]) == {"Lift"}
+
+
+def test_run_writes_record_sheet_and_marks_untrained_rows(tmp_path):
+    root = tmp_path / "eval"
+    clips = [clip(s, task=t) for t in ("Lift", "Push") for s in (1000, 1001)]
+    with DatasetWriter(root, {"resolution": 64}) as w:
+        for c in clips:
+            w.add(c, f"{c.task}_{c.seed:06d}")
+    gen = ReplayGenerator(clips)
+    register_generator("replay-test", lambda **kw: gen)
+    try:
+        cfg = {
+            "generator": {"name": "replay-test"}, "data": str(root), "tasks": None, "max_clips_per_task": None,
+            "mediapipe": False, "keypoint_net": False, "threads": 1, "sheet_clips": 2, "sheet_frames": 3,
+            "sheet": str(tmp_path / "sheet.png"), "results": str(tmp_path / "generator_eval.json"),
+            "ablation": [{"name": "MA only", "generator": {"name": "replay-test", "path": str(tmp_path / "missing")}}],
+        }  # fmt: skip
+        record = ev.run(cfg, tmp_path / "run")
+    finally:
+        GENERATORS.pop("replay-test")
+    assert record["num_clips"] == 4 and len(gen.calls) == 4
+    assert {c[2] for c in gen.calls} == {1000, 1001}  # the clips' engine seeds
+    assert record["result"]["all"]["ma_iou"] == 1.0
+    assert record["ablation"][0]["status"] == "not trained" and "not trained" in record["table"]
+    saved = json.loads((tmp_path / "generator_eval.json").read_text())
+    assert saved["result"]["status"] == "ok" and len(saved["result"]["clips"]) == 4
+    from hoi2robot.media import read_image
+
+    sheet = read_image(tmp_path / "sheet.png")
+    assert sheet.shape == (2 * 2 * 128, 3 * 128, 3)  # 2 clips × (GT row + generated row), 3 frames of 128 px
+    assert (tmp_path / "run" / "contact_sheet.png").is_file()
+
+
+def test_run_reports_a_missing_dataset(tmp_path):
+    with pytest.raises(FileNotFoundError, match="hoi-datagen seed_offset=1000"):
+        ev.run({"generator": {"name": "tiny"}, "data": str(tmp_path / "none"), "mediapipe": False,
+                "keypoint_net": False})  # fmt: skip
+
+
+# ----------------------------------------------------------------------------------------------------- generated row
+class FakeRetargeter:
+    def __init__(self, pos=None):
+        self.pos = pos
+
+    def retarget(self, track, camera, depth=None):
+        from policy.retarget.retargeter import RetargetError
+
+        if not track.valid.any():
+            raise RetargetError("no hand detected in any frame")
+        t = np.arange(3) / 8.0
+        return EETrajectory(t, np.repeat(self.pos[None], 3, 0), np.tile([0.0, 1.0, 0.0, 0.0], (3, 1)), np.zeros(3))
+
+
+@pytest.fixture
+def lift_env():
+    from sim.tasks import make_env
+
+    env = make_env("Lift", render_mode="rgb_array", image_size=(64, 64), horizon=40)
+    yield env
+    env.close()
+
+
+def test_generated_row_with_fakes(lift_env, monkeypatch):
+    from hoi_videogen import rows
+    from sim.bench import ROWS, load_rows
+
+    assert "generated" in load_rows()
+    gen = ReplayGenerator(blank=True)
+    register_generator("fake-row", lambda **kw: gen)
+    monkeypatch.setenv("HOI2ROBOT_GENERATOR", "fake-row")
+    monkeypatch.setenv("HOI2ROBOT_CONTEXT", "robot")
+    obs, _ = lift_env.reset(seed=3)
+    found = HandTrack.empty(4, 8.0, (128, 128), "fake")
+    found.valid[:, 1] = True
+    monkeypatch.setitem(rows._CACHE, "tracker:mediapipe", type("T", (), {"track": lambda self, f, fps: found})())
+    monkeypatch.setitem(rows._CACHE, "retarget:default", FakeRetargeter(obs["robot0_eef_pos"].copy()))
+    try:
+        record: list = []
+        out = ROWS["generated"](lift_env, "Lift", 3, record)
+        # the generator saw the 128² egoview frame of this seed and the task's instruction
+        (shape, instruction, seed), = gen.calls
+        assert shape == (128, 128, 3) and seed == 3 and instruction == lift_env.unwrapped.instruction
+        assert out["success"] is False and 0 < out["steps"] <= 40 and out["detection_rate"] == 1.0
+        assert len(record) == out["steps"] + 1
+        # no hand found: the row fails cleanly, without stepping
+        monkeypatch.setitem(rows._CACHE, "tracker:mediapipe",
+                            type("T", (), {"track": lambda self, f, fps: HandTrack.empty(4, 8.0, (128, 128), "x")})())  # fmt: skip
+        out = ROWS["generated"](lift_env, "Lift", 3, None)
+        assert out == {"success": False, "steps": 0, "error": "no hand detected in any frame", "detection_rate": 0.0}
+    finally:
+        GENERATORS.pop("fake-row")
+
+
+def test_row_config_from_env(monkeypatch):
+    from hoi_videogen.rows import GeneratedRowConfig, scale_camera
+
+    monkeypatch.setenv("HOI2ROBOT_GENERATOR", '{"name": "tiny", "num_inference_steps": 4}')
+    monkeypatch.setenv("HOI2ROBOT_CONTEXT", "robot")
+    cfg = GeneratedRowConfig.from_env()
+    assert cfg.generator == {"name": "tiny", "num_inference_steps": 4} and cfg.context == "robot" and cfg.depth
+    monkeypatch.setenv("HOI2ROBOT_DEPTH", "0")
+    assert not GeneratedRowConfig.from_env().depth
+    monkeypatch.setenv("HOI2ROBOT_CONTEXT", "nowhere")
+    with pytest.raises(ValueError, match="HOI2ROBOT_CONTEXT"):
+        GeneratedRowConfig.from_env()
+    cam = clip().camera
+    half = scale_camera(cam, 32, 32)
+    p = cam.base_T_cam[:3, 3] + cam.base_T_cam[:3, :3] @ np.array([0.01, 0.02, 0.6])
+    uv, _ = cam.project(p[None])
+    uv2, _ = half.project(p[None])
+    np.testing.assert_allclose(uv2, (uv + 0.5) * 0.5 - 0.5, atol=1e-9)
