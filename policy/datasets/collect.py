@@ -1,0 +1,240 @@
+"""``hoi-collect-demos``: run a demonstration source in the simulated task for many seeds and save the demos.
+
+A *source* is any ``hoi-bench`` row (``sim.bench.ROWS``: ``expert``, and the hand-video rows ``oracle-hand``,
+``tracked-hand``, ``generated`` once their modules are installed). The row drives the env as it does in the
+benchmark; :class:`RecordingEnv` wraps the env and records what actually happened: the observation before each
+step, the action the env received (clipped to the action space, as the env applies it), the reward (success 0/1
+after the step) and the done flag. Each demo is labelled with its source, seed and success.
+
+    hoi-collect-demos task=Lift source=expert num_demos=50 out=data/demos/Lift_expert_50.hdf5
+"""
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium
+import hydra
+import numpy as np
+from omegaconf import DictConfig
+from tqdm import tqdm
+
+from hoi2robot.config import CONFIG_PATH, to_plain, write_json
+from policy.datasets.hdf5 import Demo, write_demos
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CollectConfig", "RecordingEnv", "collect", "collect_episode", "lowdim_keys", "main"]
+
+
+@dataclass
+class CollectConfig:
+    """Validated ``configs/collect.yaml``."""
+
+    task: str = "Lift"
+    source: str = "expert"
+    num_demos: int = 50
+    seed_offset: int = 0
+    cameras: tuple[str, ...] = ()
+    image_size: tuple[int, int] = (84, 84)
+    render: bool = False  # make the env with render_mode="rgb_array" (hand rows that render their own views need it)
+    workers: int = 1
+    chunk: int = 5
+    valid_fraction: float = 0.1
+    keep_failed: bool = True
+    out: str = "data/demos/demos.hdf5"
+
+    def __post_init__(self) -> None:
+        from sim.bench import load_rows
+        from sim.tasks import CAMERAS, TASKS
+
+        if self.task not in TASKS:
+            raise ValueError(f"collect.task: unknown task {self.task!r}; valid: {sorted(TASKS)}")
+        rows = load_rows()
+        if self.source not in rows:
+            raise ValueError(f"collect.source: unknown source {self.source!r}; registered rows: {sorted(rows)}")
+        self.cameras = tuple(self.cameras)
+        bad = [c for c in self.cameras if c not in CAMERAS]
+        if bad:
+            raise ValueError(f"collect.cameras: unknown camera(s) {bad}; valid: {list(CAMERAS)}")
+        self.image_size = tuple(int(s) for s in self.image_size)
+        if self.num_demos < 1 or self.workers < 1 or self.chunk < 1:
+            raise ValueError("collect.num_demos, workers and chunk must be >= 1")
+
+    @classmethod
+    def from_cfg(cls, cfg: DictConfig | dict) -> "CollectConfig":
+        d = to_plain(cfg) if not isinstance(cfg, dict) else dict(cfg)
+        d.pop("hydra", None)
+        if isinstance(d.get("task"), dict):  # the configs/task/ group: {name, horizon, instruction}
+            d["task"] = d["task"]["name"]
+        return cls(**d)
+
+
+class RecordingEnv(gymnasium.Wrapper):
+    """Records (obs before step, applied action, reward, done) of the latest episode (restarted on every reset)."""
+
+    def __init__(self, env: gymnasium.Env):
+        super().__init__(env)
+        self.obs: list[dict[str, np.ndarray]] = []
+        self.actions: list[np.ndarray] = []
+        self.rewards: list[float] = []
+        self.seed: int | None = None
+        self._last_obs: dict[str, np.ndarray] | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.obs, self.actions, self.rewards, self.seed = [], [], [], seed
+        self._last_obs = obs
+        return obs, info
+
+    def step(self, action):
+        if self._last_obs is None:
+            raise RuntimeError("RecordingEnv.step() before reset()")
+        a = np.clip(np.asarray(action, dtype=np.float64), self.action_space.low, self.action_space.high)
+        self.obs.append({k: np.array(v, copy=True) for k, v in self._last_obs.items()})
+        self.actions.append(a)
+        out = self.env.step(action)
+        self.rewards.append(float(out[1]))
+        self._last_obs = out[0]
+        return out
+
+    def demo(self, source: str, success: bool, task: str) -> Demo | None:
+        """The recorded episode as a :class:`Demo` (None if no step was taken)."""
+        if not self.actions:
+            return None
+        T = len(self.actions)
+        keys = self.obs[0].keys()
+        dones = np.zeros(T, np.uint8)
+        dones[-1] = 1
+        return Demo(
+            obs={k: np.stack([o[k] for o in self.obs]) for k in keys},
+            actions=np.stack(self.actions),
+            rewards=np.asarray(self.rewards),
+            dones=dones,
+            source=source,
+            success=bool(success),
+            seed=-1 if self.seed is None else int(self.seed),
+            task=task,
+        )
+
+
+def lowdim_keys(env: gymnasium.Env) -> list[str]:
+    """The env's low-dim observation keys (everything but camera images / depth), in observation-space order."""
+    return [k for k in env.observation_space.spaces if not k.endswith(("_image", "_depth"))]
+
+
+def _make_env(cfg: CollectConfig):
+    from sim.tasks import make_env
+
+    return make_env(
+        cfg.task,
+        cameras=cfg.cameras,
+        image_size=cfg.image_size,
+        render_mode="rgb_array" if cfg.render else None,
+    )
+
+
+def collect_episode(env: RecordingEnv, source: str, task: str, seed: int) -> tuple[Demo | None, dict]:
+    """Run source row ``source`` on ``env`` (a :class:`RecordingEnv`) for ``seed``; return (demo, row result)."""
+    from sim.bench import load_rows
+
+    result = load_rows()[source](env, task, seed, None)
+    demo = env.demo(source, bool(result["success"]), task)
+    if demo is None and int(result.get("steps", 0)) > 0:
+        raise RuntimeError(
+            f"source {source!r} reported {result['steps']} steps but none went through env.step(): it must drive "
+            "the env it is given (not env.unwrapped) for its actions to be recorded"
+        )
+    if demo is not None and env.seed != seed:
+        raise RuntimeError(f"source {source!r} reset the env with seed {env.seed}, expected {seed}")
+    return demo, result
+
+
+def _collect_chunk(cfg: CollectConfig, seeds: Sequence[int]) -> list[tuple[int, Demo | None, dict]]:
+    env = RecordingEnv(_make_env(cfg))
+    out = []
+    try:
+        for seed in seeds:
+            try:
+                demo, result = collect_episode(env, cfg.source, cfg.task, seed)
+            except Exception as exc:  # one bad seed must not lose the others; reported, and fatal if all fail
+                log.warning("source %s failed on %s seed %d: %s: %s", cfg.source, cfg.task, seed, type(exc).__name__, exc)
+                demo, result = None, {"success": False, "steps": 0, "error": f"{type(exc).__name__}: {exc}"}
+            out.append((seed, demo, {k: v for k, v in result.items() if isinstance(v, (bool, int, float, str))}))
+    finally:
+        env.close()
+    return out
+
+
+def collect(cfg: CollectConfig) -> dict[str, Any]:
+    """Collect ``cfg.num_demos`` episodes (seeds seed_offset ..), write the HDF5 file and a JSON report next to it."""
+    seeds = list(range(cfg.seed_offset, cfg.seed_offset + cfg.num_demos))
+    chunks = [seeds[i : i + cfg.chunk] for i in range(0, len(seeds), cfg.chunk)]
+    results: list[tuple[int, Demo | None, dict]] = []
+    t0 = time.perf_counter()
+    with tqdm(total=len(seeds), desc=f"collect {cfg.task}/{cfg.source}", unit="demo") as bar:
+        def done(chunk_out):
+            results.extend(chunk_out)
+            bar.update(len(chunk_out))
+            bar.set_postfix(success=f"{np.mean([r[2]['success'] for r in results]):.0%}")
+
+        if cfg.workers == 1:
+            for c in chunks:
+                done(_collect_chunk(cfg, c))
+        else:
+            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
+                for fut in as_completed([pool.submit(_collect_chunk, cfg, c) for c in chunks]):
+                    done(fut.result())
+    results.sort(key=lambda r: r[0])
+    demos = [d for _, d, _ in results if d is not None and (cfg.keep_failed or d.success)]
+    errors = [(s, r["error"]) for s, _, r in results if "error" in r]
+    if not demos:
+        first = f"; first error (seed {errors[0][0]}): {errors[0][1]}" if errors else ""
+        raise RuntimeError(f"source {cfg.source!r} produced no demos for {cfg.task} seeds {seeds[0]}..{seeds[-1]}{first}")
+    probe = _make_env(cfg)
+    try:
+        env_args = {
+            "env_name": cfg.task,
+            "type": "hoi2robot",  # robomimic EnvType is an int for its own backends; ours is named
+            "env_kwargs": {"task": cfg.task, "cameras": list(cfg.cameras), "image_size": list(cfg.image_size),
+                           "horizon": probe.horizon, "control_freq": 20, "controller": "OSC_POSE delta"},
+            "task": cfg.task,
+            "instruction": probe.instruction,
+            "sources": sorted({d.source for d in demos}),
+            "lowdim_keys": lowdim_keys(probe),
+        }
+    finally:
+        probe.close()
+    path = write_demos(cfg.out, demos, env_args, valid_fraction=cfg.valid_fraction)
+    n_success = sum(bool(r[2]["success"]) for r in results)
+    report = {
+        "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()},
+        "file": str(path),
+        "episodes": len(results),
+        "successful": n_success,
+        "demos_written": len(demos),
+        "steps": int(sum(len(d) for d in demos)),
+        "errors": len(errors),
+        "wall_seconds": time.perf_counter() - t0,
+        "per_seed": [{"seed": s, **r} for s, _, r in results],
+    }
+    write_json(Path(path).with_suffix(".json"), report)
+    return report
+
+
+@hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="collect")
+def main(cfg: DictConfig) -> None:
+    report = collect(CollectConfig.from_cfg(cfg))
+    print(
+        f"{report['demos_written']} demos ({report['successful']}/{report['episodes']} successful, "
+        f"{report['steps']} steps) in {report['wall_seconds']:.1f} s -> {report['file']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

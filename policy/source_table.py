@@ -1,0 +1,168 @@
+"""The data-source table: the same policy trained on expert / oracle-hand / tracked-hand / generated demos (the
+same number of demos, the same seeds), evaluated closed loop on held-out seeds.
+
+For each task × source × algorithm × training seed: collect ``num_demos`` demos (seeds 0 ..; reused if the file
+exists), train (resumable: a rerun continues), and evaluate the last ``last_checkpoints`` checkpoints on
+``eval_seeds`` held-out seeds. Reported as the diffusion-policy papers do: per training seed the max over those
+checkpoints and their mean, then averaged over training seeds. Also the ratio of every source to ``expert``
+(the issue's target: generated >= 90% of expert).
+
+    python -m policy.source_table tasks=[Lift] sources=[expert,oracle-hand] algos=[bc,diffusion] num_demos=50
+    -> table on stdout, bench/results/policy_sources.json
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from hoi2robot.config import CONFIG_PATH, machine_info, to_plain, write_json
+
+log = logging.getLogger(__name__)
+
+__all__ = ["algo_config", "format_table", "main", "run_table"]
+
+
+def algo_config(name: str) -> dict[str, Any]:
+    """The values of ``configs/policy/<name>.yaml`` (the ``policy`` group) as a dict with ``name``."""
+    from importlib.resources import files
+
+    path = files("hoi2robot.configs") / "policy" / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"no policy config {name!r} (expected {path})")
+    return OmegaConf.to_container(OmegaConf.load(str(path)), resolve=True)
+
+
+def _demos(cfg: DictConfig, task: str, source: str) -> Path:
+    from policy.datasets.collect import CollectConfig, collect
+
+    path = Path(cfg.root) / "demos" / f"{task}_{source}_{cfg.num_demos}.hdf5"
+    if not path.is_file():
+        collect(CollectConfig(task=task, source=source, num_demos=cfg.num_demos, seed_offset=0,
+                              render=cfg.collect.render, workers=cfg.collect.workers, out=str(path)))
+    return path
+
+
+def _train(cfg: DictConfig, dataset: Path, task: str, source: str, algo: str, seed: int) -> tuple[Path, dict]:
+    from policy.train import TrainConfig, train
+
+    pol = algo_config(algo)
+    values = {**pol, **to_plain(cfg.algo_overrides).get(algo, {})}
+    values.pop("name")
+    train_cfg = {**to_plain(cfg.train), **to_plain(cfg.algo_train).get(algo, {})}
+    out = Path(cfg.root) / task / source / algo / f"seed{seed}"
+    tc = TrainConfig(dataset=str(dataset), out=str(out), policy=algo, policy_cfg=values, seed=seed, resume=True,
+                     keep_last=max(cfg.last_checkpoints, 1), **train_cfg)
+    done = out / "train_summary.json"
+    if done.is_file():  # finished earlier with the same step count: reuse (keeps the measured training time)
+        summary = json.loads(done.read_text())
+        if summary.get("step") == tc.steps or cfg.reuse_only:
+            return out, summary
+    if cfg.reuse_only:
+        raise FileNotFoundError(f"reuse_only: no finished training run at {out}")
+    summary = train(tc)
+    write_json(done, summary)
+    return out, summary
+
+
+def _evaluate(cfg: DictConfig, run: Path, task: str) -> list[dict]:
+    from policy.evaluate import EvalConfig, evaluate
+
+    ckpts = sorted((run / "checkpoints").glob("step_*"))[-cfg.last_checkpoints :]
+    out = []
+    for ckpt in ckpts:
+        ec = EvalConfig(checkpoint=str(ckpt), task=task, seeds=cfg.eval_seeds, seed_offset=cfg.eval_seed_offset,
+                        workers=cfg.eval_workers, videos=cfg.videos, num_threads=cfg.train.num_threads)
+        prev = ckpt / "eval" / "eval.json"
+        rec = json.loads(prev.read_text()) if prev.is_file() else None
+        if rec is None or (rec["config"]["seeds"], rec["config"]["seed_offset"]) != (ec.seeds, ec.seed_offset):
+            if cfg.reuse_only:  # report what was evaluated; say so in the record
+                log.warning("reuse_only: %s has no evaluation on these seeds; left out", ckpt)
+                continue
+            rec = evaluate(ec, ckpt / "eval")  # else: reuse the evaluation of this checkpoint on the same seeds
+        out.append({"checkpoint": ckpt.name, "step": rec["step"], "success_rate": rec["success_rate"],
+                    "episodes": rec["episodes"], "wall_seconds": rec["wall_seconds"]})
+    return out
+
+
+def run_table(cfg: DictConfig) -> dict[str, Any]:
+    """Run every cell of the table; returns the JSON record (also written to ``cfg.results``)."""
+    t_start = time.perf_counter()
+    cells: list[dict[str, Any]] = []
+    for task in cfg.tasks:
+        for source in cfg.sources:
+            dataset = Path(cfg.root) / "demos" / f"{task}_{source}_{cfg.num_demos}.hdf5"
+            if cfg.reuse_only and not dataset.is_file():
+                log.warning("reuse_only: no demos %s; cell left out", dataset)
+                continue
+            dataset = _demos(cfg, task, source)
+            with open(dataset.with_suffix(".json")) as f:
+                collect_report = json.load(f)
+            for algo in cfg.algos:
+                per_seed = []
+                for seed in cfg.train_seeds:
+                    try:
+                        run, summary = _train(cfg, dataset, task, source, algo, int(seed))
+                    except FileNotFoundError as exc:
+                        log.warning("%s", exc)
+                        continue
+                    evals = _evaluate(cfg, run, task)
+                    if not evals:
+                        continue
+                    rates = [e["success_rate"] for e in evals]
+                    per_seed.append({"train_seed": int(seed), "run": str(run), "train_seconds": summary["seconds"],
+                                     "final_train_loss": summary["final_train_loss"], "checkpoints": evals,
+                                     "max": max(rates), "mean": float(np.mean(rates))})
+                if not per_seed:
+                    continue
+                cells.append({
+                    "task": task, "source": source, "algo": algo,
+                    "demos": collect_report["demos_written"], "demos_successful": collect_report["successful"],
+                    "checkpoints_evaluated": [len(s["checkpoints"]) for s in per_seed],
+                    "max": float(np.mean([s["max"] for s in per_seed])),
+                    "mean": float(np.mean([s["mean"] for s in per_seed])),
+                    "train_seeds": per_seed,
+                })
+                log.info("%s / %s / %s: max %.2f mean %.2f", task, source, algo, cells[-1]["max"], cells[-1]["mean"])
+    for c in cells:  # ratio to the expert-trained policy of the same task and algorithm
+        ref = next((e for e in cells if e["task"] == c["task"] and e["algo"] == c["algo"] and e["source"] == "expert"),
+                   None)
+        c["ratio_to_expert_mean"] = (c["mean"] / ref["mean"]) if ref and ref["mean"] > 0 else None
+    record = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "wall_seconds": time.perf_counter() - t_start,
+        "config": to_plain(cfg),
+        "machine": machine_info(),
+        "protocol": (f"per training seed: success over {cfg.eval_seeds} held-out seeds (from {cfg.eval_seed_offset}) "
+                     f"of each of the last {cfg.last_checkpoints} checkpoints; max and mean over those checkpoints, "
+                     f"averaged over {len(cfg.train_seeds)} training seed(s)"),
+        "cells": cells,
+    }
+    record["json"] = str(write_json(Path(cfg.results), record))
+    return record
+
+
+def format_table(record: dict[str, Any]) -> str:
+    lines = ["| task | source | algo | demos | success max | success mean | mean / expert |", "|---|---|---|---|---|---|---|"]
+    for c in record["cells"]:
+        ratio = "–" if c["ratio_to_expert_mean"] is None else f"{100 * c['ratio_to_expert_mean']:.0f}%"
+        lines.append(f"| {c['task']} | {c['source']} | {c['algo']} | {c['demos']} | {100 * c['max']:.0f}% | "
+                     f"{100 * c['mean']:.0f}% | {ratio} |")
+    return "\n".join(lines)
+
+
+@hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="policy/source_table")
+def main(cfg: DictConfig) -> None:
+    record = run_table(cfg)
+    print(format_table(record))
+    print(f"results: {record['json']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""policy.datasets: HDF5 round trip, normalization, windows, corrupt files, LeRobot export, demo collection."""
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from policy.datasets import DatasetError, Demo, DemoFile, Normalizer, SequenceDataset, read_demos, write_demos
+from policy.datasets.lerobot import export_lerobot
+
+ENV_ARGS = {"env_name": "Toy", "type": "hoi2robot", "env_kwargs": {}, "task": "Toy", "lowdim_keys": ["a", "b"]}
+
+
+def _demos(n: int = 5, images: bool = False) -> list[Demo]:
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        T = 6 + i
+        obs = {"a": rng.normal(size=(T, 3)), "b": rng.uniform(-2, 5, size=(T, 2))}
+        if images:
+            obs["agentview_image"] = rng.integers(0, 255, (T, 16, 16, 3), dtype=np.uint8)
+        rewards = np.zeros(T)
+        rewards[-1] = 1
+        out.append(Demo(obs, rng.uniform(-1, 1, (T, 7)), rewards, np.eye(T)[-1], source="expert",
+                        success=i != 1, seed=i, task="Toy"))
+    return out
+
+
+def test_hdf5_round_trip(tmp_path):
+    demos = _demos()
+    path = write_demos(tmp_path / "d.hdf5", demos, ENV_ARGS, valid_fraction=0.4)
+    back = read_demos(path)
+    assert len(back) == len(demos)
+    for d, b in zip(demos, back):
+        assert set(b.obs) == set(d.obs)
+        for k in d.obs:
+            np.testing.assert_allclose(b.obs[k], d.obs[k])
+        np.testing.assert_allclose(b.actions, d.actions, rtol=1e-6)
+        assert (b.source, b.success, b.seed, b.task) == (d.source, d.success, d.seed, d.task)
+        assert b.dones[-1] == 1 and b.dones[:-1].sum() == 0
+    with DemoFile(path) as f:
+        assert f.env_args == ENV_ARGS
+        train, valid = f.demo_names("train"), f.demo_names("valid")
+        assert len(valid) == 2 and sorted(train + valid, key=lambda n: int(n[5:])) == f.demo_names()
+    with h5py.File(path) as f:  # the robomimic layout
+        assert f["data/demo_3"].attrs["num_samples"] == 9
+        assert f["data"].attrs["total"] == sum(len(d) for d in demos)
+    assert not list(tmp_path.glob(".*tmp"))  # written atomically, nothing left behind
+
+
+def test_demo_validation():
+    with pytest.raises(DatasetError, match="rewards has 3 steps"):
+        Demo({"a": np.zeros((4, 1))}, np.zeros((4, 7)), np.zeros(3), np.zeros(4))
+    with pytest.raises(DatasetError, match="obs\\['a'\\] has 2 steps"):
+        Demo({"a": np.zeros((2, 1))}, np.zeros((4, 7)), np.zeros(4), np.zeros(4))
+
+
+@pytest.mark.parametrize("mode", ["minmax", "gaussian"])
+def test_normalizer(tmp_path, mode):
+    rng = np.random.default_rng(1)
+    x = rng.normal(3.0, 2.0, size=(500, 4))
+    x[:, 2] = 7.0  # a constant dimension must not blow up
+    norm = Normalizer(mode).fit("obs", x)
+    y = norm.normalize("obs", x)
+    if mode == "minmax":
+        np.testing.assert_allclose(y[:, [0, 1, 3]].min(0), -1, atol=1e-5)
+        np.testing.assert_allclose(y[:, [0, 1, 3]].max(0), 1, atol=1e-5)
+    else:
+        np.testing.assert_allclose(y[:, [0, 1, 3]].mean(0), 0, atol=1e-4)
+        np.testing.assert_allclose(y[:, [0, 1, 3]].std(0), 1, atol=1e-3)
+    assert np.all(np.isfinite(y)) and np.allclose(y[:, 2], 0)
+    np.testing.assert_allclose(norm.unnormalize("obs", y), x, rtol=1e-5, atol=1e-5)
+    loaded = Normalizer.load(norm.save(tmp_path / "n.json"))
+    np.testing.assert_allclose(loaded.normalize("obs", x), y)
+    import torch
+
+    np.testing.assert_allclose(norm.normalize("obs", torch.from_numpy(x).float()).numpy(), y, rtol=1e-5, atol=1e-5)
+    with pytest.raises(KeyError, match="no normalization statistics for 'action'"):
+        norm.normalize("action", x)
+
+
+def test_sequence_windows(tmp_path):
+    demos = _demos()
+    path = write_demos(tmp_path / "d.hdf5", demos, ENV_ARGS, valid_fraction=0.0)
+    ds = SequenceDataset(path, ["a", "b"], obs_horizon=2, pred_horizon=4, split=None, only_successful=False)
+    assert len(ds) == sum(len(d) for d in demos) and ds.obs_dim == 5 and ds.action_dim == 7
+    all_obs = np.concatenate([np.concatenate([d.obs["a"], d.obs["b"]], 1) for d in demos])
+    np.testing.assert_allclose(ds.normalizer.normalize("obs", all_obs).min(0), -1, atol=1e-5)
+    item = ds[0]  # step 0 of demo 0: the first observation repeated, actions 0..3
+    assert item["obs"].shape == (2, 5) and item["actions"].shape == (4, 7)
+    np.testing.assert_allclose(item["obs"][0], item["obs"][1])
+    a0 = ds.normalizer.normalize("action", demos[0].actions)
+    np.testing.assert_allclose(item["actions"].numpy(), a0[:4], rtol=1e-6)
+    last = ds[len(demos[0]) - 1]  # last step of demo 0: its last action repeated
+    np.testing.assert_allclose(last["actions"].numpy(), np.repeat(a0[-1:], 4, 0), rtol=1e-6)
+    ok = SequenceDataset(path, ["a", "b"], split=None)  # failed demo 1 skipped by default
+    assert len(ok) == len(ds) - len(demos[1])
+    batch = ds.batch([0, 3, 7])
+    assert batch["obs"].shape == (3, 2, 5) and batch["actions"].shape == (3, 4, 7)
+
+
+def test_corrupt_and_missing_files(tmp_path):
+    with pytest.raises(DatasetError, match="not found"):
+        read_demos(tmp_path / "nope.hdf5")
+    path = write_demos(tmp_path / "d.hdf5", _demos(), ENV_ARGS)
+    raw = path.read_bytes()
+    bad = tmp_path / "truncated.hdf5"
+    bad.write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(DatasetError, match="truncated.hdf5"):
+        read_demos(bad)
+    garbage = tmp_path / "garbage.hdf5"
+    garbage.write_bytes(b"not an hdf5 file at all" * 10)
+    with pytest.raises(DatasetError, match="garbage.hdf5.*corrupt"):
+        SequenceDataset(garbage, ["a"])
+    with h5py.File(path, "a") as f:
+        del f["data/demo_2/actions"]
+    with pytest.raises(DatasetError, match=r"d.hdf5: missing key 'data/demo_2/actions'"):
+        read_demos(path)
+    with pytest.raises(DatasetError, match="missing key 'data/demo_0/obs/c'"):
+        read_demos(path, obs_keys=["c"])
+    with h5py.File(tmp_path / "empty.hdf5", "w"):
+        pass
+    with pytest.raises(DatasetError, match="missing group 'data'"):
+        read_demos(tmp_path / "empty.hdf5")
+
+
+def test_lerobot_export(tmp_path):
+    demos = _demos(3, images=True)
+    path = write_demos(tmp_path / "d.hdf5", demos, {**ENV_ARGS, "instruction": "do the toy task"})
+    res = export_lerobot(path, tmp_path / "lr")
+    root = tmp_path / "lr"
+    info = json.loads((root / "meta/info.json").read_text())
+    assert info["total_episodes"] == 3 and info["total_frames"] == sum(len(d) for d in demos) == res["frames"]
+    assert info["features"]["observation.state"]["shape"] == [5]
+    assert info["features"]["observation.images.agentview"]["dtype"] == "video"
+    eps = [json.loads(line) for line in (root / "meta/episodes.jsonl").read_text().splitlines()]
+    assert [e["length"] for e in eps] == [len(d) for d in demos] and eps[0]["tasks"] == ["do the toy task"]
+    assert json.loads((root / "meta/tasks.jsonl").read_text()) == {"task_index": 0, "task": "do the toy task"}
+    stats = json.loads((root / "meta/stats.json").read_text())
+    np.testing.assert_allclose(stats["action"]["max"], np.concatenate([d.actions for d in demos]).max(0), rtol=1e-6)
+    suffix = "parquet" if res["parquet"] else "npz"
+    tables = sorted((root / "data/chunk-000").glob(f"episode_*.{suffix}"))
+    assert len(tables) == 3
+    if not res["parquet"]:
+        t = np.load(tables[1])
+        np.testing.assert_allclose(t["action"], demos[1].actions, rtol=1e-6)
+        assert t["index"][0] == len(demos[0]) and t["episode_index"][0] == 1
+    assert len(list(root.glob("videos/chunk-000/observation.images.agentview/episode_*.mp4"))) == 3
+    with pytest.raises(FileExistsError):
+        export_lerobot(path, root)
+
+
+def test_collect_expert_demos(tmp_path):
+    """Real collection: the expert on Lift, the recorded actions replay to the same outcome."""
+    from policy.datasets.collect import CollectConfig, collect
+    from sim.tasks import make_env
+
+    with pytest.raises(ValueError, match="unknown source 'nobody'"):
+        CollectConfig(source="nobody")
+    report = collect(CollectConfig(task="Lift", source="expert", num_demos=2, out=str(tmp_path / "l.hdf5")))
+    assert report["successful"] == 2 and report["demos_written"] == 2
+    demos = read_demos(tmp_path / "l.hdf5")
+    assert [d.seed for d in demos] == [0, 1] and all(d.success and d.source == "expert" for d in demos)
+    d = demos[0]
+    assert d.rewards[-1] == 1 and d.rewards[:-1].max() == 0 and d.actions.shape[1] == 7
+    env = make_env("Lift")
+    try:
+        obs, _ = env.reset(seed=0)
+        np.testing.assert_allclose(obs["cube_pos"], d.obs["cube_pos"][0])
+        for a in d.actions:  # open-loop replay of the recorded actions reproduces the episode
+            obs, r, *_ = env.step(a)
+        assert r == 1.0
+    finally:
+        env.close()
+    with DemoFile(tmp_path / "l.hdf5") as f:
+        assert "robot0_eef_pos" in f.env_args["lowdim_keys"] and f.env_args["task"] == "Lift"
+
+
+def test_collect_survives_a_failing_seed(tmp_path, monkeypatch):
+    """A source that raises on one seed loses only that seed; a source that always raises is a clear error."""
+    import sim.bench
+    from policy.datasets.collect import CollectConfig, collect
+
+    def flaky(env, task, seed, record):
+        if seed == 1:
+            raise RuntimeError("boom on seed 1")
+        return sim.bench.expert_row(env, task, seed, record)
+
+    def broken(env, task, seed, record):
+        raise RuntimeError(f"broken source, seed {seed}")
+
+    monkeypatch.setitem(sim.bench.ROWS, "flaky", flaky)
+    monkeypatch.setitem(sim.bench.ROWS, "broken", broken)
+    report = collect(CollectConfig(task="Lift", source="flaky", num_demos=2, out=str(tmp_path / "f.hdf5")))
+    assert report["errors"] == 1 and report["demos_written"] == 1
+    assert report["per_seed"][1]["error"] == "RuntimeError: boom on seed 1"
+    assert [d.seed for d in read_demos(tmp_path / "f.hdf5")] == [0]
+    with pytest.raises(RuntimeError, match="no demos.*broken source, seed 0"):
+        collect(CollectConfig(task="Lift", source="broken", num_demos=2, out=str(tmp_path / "b.hdf5")))
+    assert not (tmp_path / "b.hdf5").exists()
