@@ -166,6 +166,9 @@ class EngineScene:
         restyle(self.model, f"{side}_", style)
         tex = self.model.texture(f"{side}_skin").id
         for r in self._renderers.values():
+            # Each renderer has its own GL context: upload into that one, not whichever context is current.
+            if getattr(r, "_gl_context", None) is not None:
+                r._gl_context.make_current()
             mujoco.mjr_uploadTexture(self.model, r._mjr_context, tex)
 
     def set_lighting(self, gain: float, ambient: float, tilt: np.ndarray, surface_tint: np.ndarray) -> None:
