@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-import mujoco
 import numpy as np
 
+from hoi2robot.geometry import quat_to_mat
 from sim.tasks.gym_env import GRIPPER_DOWN_QUAT
+from sim.tasks.osc import pose_delta_action
 
 __all__ = [
     "EXPERTS",
@@ -38,8 +39,6 @@ __all__ = [
 Obs = dict[str, np.ndarray]
 
 OPEN, CLOSED = -1.0, 1.0
-MAX_DPOS = 0.05  # m per step that a position action of 1 commands (robosuite's default_panda.json output_max)
-MAX_DROT = 0.5  # rad per step that a rotation action of 1 commands (same)
 
 # Geometry the experts know about the tasks (metres). Cube half sizes: Lift/Push 0.020-0.022, Stack A 0.02, B 0.025.
 APPROACH_HEIGHT = 0.08  # above the grasp point before descending
@@ -95,23 +94,9 @@ class Command:
     speed: float = 1.0
 
 
-def _quat_to_mat(q: np.ndarray) -> np.ndarray:
-    R = np.empty(9)
-    mujoco.mju_quat2Mat(R, np.asarray(q, dtype=np.float64))
-    return R.reshape(3, 3)
-
-
 def _rot_z(angle: float) -> np.ndarray:
     c, s = np.cos(angle), np.sin(angle)
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def _rotation_vector(R: np.ndarray) -> np.ndarray:
-    """Axis-angle vector (3,) of rotation matrix ``R``."""
-    q, v = np.empty(4), np.empty(3)
-    mujoco.mju_mat2Quat(q, np.ascontiguousarray(R).ravel())
-    mujoco.mju_quat2Vel(v, q, 1.0)
-    return v
 
 
 def _yaw_to_face(quat: np.ndarray, symmetry: float = np.pi / 2) -> float:
@@ -160,10 +145,9 @@ class ScriptedExpert:
 
     def _action(self, obs: Obs, cmd: Command) -> np.ndarray:
         a = np.zeros(7)
-        a[:3] = np.clip((cmd.target - obs["robot0_eef_pos"]) / MAX_DPOS, -1, 1) * cmd.speed
-        R_des = _rot_z(self.yaw) @ _quat_to_mat(GRIPPER_DOWN_QUAT)
-        R_cur = _quat_to_mat(obs["robot0_eef_quat"])
-        a[3:6] = np.clip(_rotation_vector(R_des @ R_cur.T) / MAX_DROT, -1, 1)
+        R_des = _rot_z(self.yaw) @ quat_to_mat(GRIPPER_DOWN_QUAT)
+        a[:6] = pose_delta_action(obs["robot0_eef_pos"], quat_to_mat(obs["robot0_eef_quat"]), cmd.target, R_des)
+        a[:3] *= cmd.speed
         a[6] = cmd.gripper
         return a
 

@@ -16,12 +16,10 @@ from typing import Any
 import numpy as np
 
 from hoi2robot.contracts import EETrajectory
-from policy.retarget.orientation import quat_to_mat
+from hoi2robot.geometry import quat_to_mat
+from sim.tasks.osc import pose_delta_action
 
 __all__ = ["ServoConfig", "execute_ee_trajectory", "reference_at"]
-
-MAX_DPOS = 0.05  # m per step that a position action of 1 commands (robosuite's default Panda OSC output_max)
-MAX_DROT = 0.5  # rad per step that a rotation action of 1 commands
 
 
 @dataclass(frozen=True)
@@ -61,12 +59,6 @@ def reference_at(ee: EETrajectory, tau: float) -> tuple[np.ndarray, np.ndarray, 
     q0, q1 = ee.quat_wxyz[i], ee.quat_wxyz[i + 1]
     q = (1 - a) * q0 + a * (q1 if q0 @ q1 >= 0 else -q1)
     return p, q / np.linalg.norm(q), float(ee.gripper[i])
-
-
-def _rotvec(R: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.from_matrix(R).as_rotvec()
 
 
 def execute_ee_trajectory(
@@ -109,9 +101,8 @@ def execute_ee_trajectory(
         p_ref, q_ref, g_ref = reference_at(ee, tau)
         err = float(np.linalg.norm(p_ref - obs["robot0_eef_pos"]))
         a = np.zeros(7)
-        a[:3] = np.clip(cfg.gain * (p_ref - obs["robot0_eef_pos"]) / MAX_DPOS, -1, 1)
-        R_cur = quat_to_mat(obs["robot0_eef_quat"])
-        a[3:6] = np.clip(_rotvec(quat_to_mat(q_ref) @ R_cur.T) / MAX_DROT, -1, 1)
+        a[:6] = pose_delta_action(obs["robot0_eef_pos"], quat_to_mat(obs["robot0_eef_quat"]), p_ref,
+                                  quat_to_mat(q_ref), gain=cfg.gain)
         a[6] = 1.0 if g_ref > 0.5 else -1.0
         obs, _, _, truncated, info = env.step(a)
         steps += 1

@@ -3,20 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from hoi2robot.geometry import quat_to_mat
+
 __all__ = ["GRIPPER_DOWN_QUAT", "topdown_quat", "closing_yaw", "palm_quats", "mat_to_quat", "quat_to_mat"]
 
 # The Panda grip site's home orientation in the base frame (pointing down, fingers closing along base y): the same
 # value as sim.tasks.gym_env.GRIPPER_DOWN_QUAT, repeated so the retargeter does not import the simulator.
 GRIPPER_DOWN_QUAT = np.array([0.0, np.sqrt(0.5), np.sqrt(0.5), 0.0])
-
-
-def quat_to_mat(q: np.ndarray) -> np.ndarray:
-    w, x, y, z = np.asarray(q, float) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])  # fmt: skip
 
 
 def mat_to_quat(R: np.ndarray) -> np.ndarray:

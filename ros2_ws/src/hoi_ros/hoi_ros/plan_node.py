@@ -36,10 +36,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -53,8 +52,10 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from visualization_msgs.msg import MarkerArray
 
+from hoi2robot.geometry import pose_matrix
 from hoi_ros.image_codec import rgb_to_image
 from hoi_ros.params import Param, ParamError, declare_all
+from hoi_ros.spin import run_node
 from hoi_ros.plan_io import (
     GoalError,
     GripperSpec,
@@ -133,16 +134,9 @@ def pose_to_matrix(msg: Any) -> np.ndarray:
     p, q = msg.position, msg.orientation
     v = np.array([q.w, q.x, q.y, q.z], np.float64)
     t = np.array([p.x, p.y, p.z], np.float64)
-    n = np.linalg.norm(v)
-    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(t)) and n > 1e-6):
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(t)) and np.linalg.norm(v) > 1e-6):
         raise ValueError("camera pose must be finite with a non-zero quaternion")
-    w, x, y, z = v / n
-    T = np.eye(4)
-    T[:3, :3] = [[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                 [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                 [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]]  # fmt: skip
-    T[:3, 3] = t
-    return T
+    return pose_matrix(t, v)
 
 
 @dataclass
@@ -569,27 +563,7 @@ class PlanNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
-    try:
-        try:
-            node = PlanNode()
-        except (ParamError, ValueError, ImportError, KeyError, RuntimeError) as exc:
-            rclpy.logging.get_logger("hoi_plan_node").fatal(f"cannot start: {type(exc).__name__}: {exc}")
-            return 2
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        try:
-            executor.spin()
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        return 0
-    finally:
-        if node is not None:
-            node.shutdown()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return run_node(PlanNode, "hoi_plan_node", lambda: MultiThreadedExecutor(num_threads=4), PlanNode.shutdown, args)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,7 @@ import traceback
 from typing import Any
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
@@ -40,13 +39,13 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from hoi_ros.image_codec import camera_info_from_model, depth_to_image, rgb_to_image
-from hoi_ros.params import Param, ParamError, declare_all
+from hoi_ros.params import Param, declare_all
 from hoi_ros.plan_io import GoalError, GripperSpec, validate_trajectory_msg
+from hoi_ros.spin import run_node
+from sim.tasks.osc import pose_delta_action
 
 __all__ = ["SimBridge", "main", "PARAMS"]
 
-MAX_DPOS = 0.05  # m per step an OSC position action of 1 commands (robosuite default_panda output_max)
-MAX_DROT = 0.5  # rad per step a rotation action of 1 commands
 TASKS = ("Lift", "Stack", "PickPlaceCan", "Push")
 
 PARAMS = [
@@ -85,15 +84,6 @@ PARAMS = [
     Param("topics.success", "task_success", "task success topic"),
     Param("topics.status", "execution_status", "execution status topic (JSON String)"),
 ]
-
-
-def _rotation_vector(R: np.ndarray) -> np.ndarray:
-    import mujoco
-
-    q, v = np.empty(4), np.empty(3)
-    mujoco.mju_mat2Quat(q, np.ascontiguousarray(R).ravel())
-    mujoco.mju_quat2Vel(v, q, 1.0)
-    return v
 
 
 class SimBridge(Node):
@@ -205,8 +195,7 @@ class SimBridge(Node):
             p_des, R_des = self._pose_of(qt)
             p, R = self._pose_of(None)
             action = np.zeros(7)
-            action[:3] = np.clip((p_des - p) / MAX_DPOS, -1.0, 1.0)
-            action[3:6] = np.clip(_rotation_vector(R_des @ R.T) / MAX_DROT, -1.0, 1.0)
+            action[:6] = pose_delta_action(p, R, p_des, R_des)
             action[6] = self._gripper_cmd
             self.obs, _, _, _, info = self.env.step(action)
             self._success = bool(info["success"])
@@ -293,27 +282,7 @@ class SimBridge(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
-    try:
-        try:
-            node = SimBridge()
-        except (ParamError, ValueError, ImportError, KeyError, RuntimeError) as exc:
-            rclpy.logging.get_logger("hoi_sim_bridge").fatal(f"cannot start: {type(exc).__name__}: {exc}")
-            return 2
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        try:
-            executor.spin()
-        except (KeyboardInterrupt, ExternalShutdownException):
-            pass
-        return 0
-    finally:
-        if node is not None:
-            node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return run_node(SimBridge, "hoi_sim_bridge", SingleThreadedExecutor, SimBridge.close, args)
 
 
 if __name__ == "__main__":
