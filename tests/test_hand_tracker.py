@@ -22,7 +22,7 @@ from hoi_videogen.hands import (
     default_model_path,
 )
 from hoi_videogen.hands.model_bundle import BUNDLE_MEMBERS
-from hoi_videogen.hands.tracker import _empty_arrays, fill_frame
+from hoi_videogen.hands.tracker import _empty_arrays, fill_frame, zoom_crops
 
 pytestmark = pytest.mark.xdist_group("mediapipe")  # one worker: fetch once, models load once
 REPO = Path(__file__).resolve().parents[1]
@@ -228,8 +228,53 @@ def test_config_validation_and_yaml_mirror():
         HandTrackerConfig(num_hands=3)
     with pytest.raises(ValueError):
         HandTrackerConfig(min_tracking_confidence=1.5)
+    for bad in ({"zoom_grid": -1}, {"zoom_grid": 2.5}, {"zoom_crop": 1.0}, {"zoom_crop": 0}, {"zoom_memory": True}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            HandTrackerConfig(**bad)
     cfg = yaml.safe_load((REPO / "configs" / "tracker" / "mediapipe.yaml").read_text())
     assert list(cfg) == [f.name for f in dataclasses.fields(HandTrackerConfig)]
     assert HandTrackerConfig(**cfg) == HandTrackerConfig()
     assert HandTrackerConfig().resolved_model_path() == default_model_path()
     assert os.fspath(HandTrackerConfig(model_path="~/m.task").resolved_model_path()).endswith("m.task")
+
+
+# ------------------------------------------------------------------------------------------------------ zoom search
+def test_zoom_crops_cover_the_frame_and_clamp_the_centred_crop():
+    crops = zoom_crops(320, 240, 3, 0.5, centre=np.array([310.0, 5.0]))
+    assert crops[0] == (200, 0, 120, 120)  # centred on the last hand, clamped into the frame
+    grid = crops[1:]
+    assert len(grid) == 9 and all(w == h == 120 for _, _, w, h in grid)
+    covered = np.zeros((240, 320), bool)
+    for x, y, w, h in grid:
+        assert 0 <= x <= 320 - w and 0 <= y <= 240 - h
+        covered[y : y + h, x : x + w] = True
+    assert covered.all()
+    assert zoom_crops(320, 240, 0, 0.5) == []
+
+
+def _small_hand(hand_photos, size: int = 640, frac: float = 0.15, at=(150, 400)):
+    """A real hand photo shrunk to ``frac`` of a ``size``² grey frame at ``at`` (x, y): too small for MediaPipe's
+    full-frame palm detector. Returns (frame, photo, scale)."""
+    photo = read_image(hand_photos["Back_Projection1_Source_Image.jpg"])
+    h, w = photo.shape[:2]
+    scale = int(size * frac) / max(h, w)
+    small = cv2.resize(photo, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA)
+    frame = np.full((size, size, 3), 128, np.uint8)
+    frame[at[1] : at[1] + small.shape[0], at[0] : at[0] + small.shape[1]] = small
+    return frame, photo, scale
+
+
+def test_zoom_search_finds_a_small_hand_at_its_true_place(hand_model_path, hand_photos):
+    frame, photo, scale = _small_hand(hand_photos)
+    with HandTracker(model_path=str(hand_model_path), zoom_grid=0) as plain:
+        assert not plain.detect(frame).valid.any()  # the case zoom search is for
+        ref = plain.detect(photo)
+    with HandTracker(model_path=str(hand_model_path)) as zoomed:
+        found = zoomed.detect(frame)
+        video = zoomed.track(np.stack([frame] * 4), fps=10.0)
+    assert found.valid[0, 0] and not found.valid[0, 1]  # the photo's left hand, in its slot
+    expected = ref.keypoints_2d[0, 0] * scale + (150, 400)  # the full-size detection, shrunk and moved
+    assert np.linalg.norm(found.keypoints_2d[0, 0] - expected, axis=-1).mean() < 3.0
+    assert abs(found.keypoints_depth[0, 0]).max() > 0
+    assert video.valid[:, 0].all()  # VIDEO mode falls back to the zoom search on every frame it misses
+    np.testing.assert_allclose(video.keypoints_2d[:, 0], np.broadcast_to(expected, (4, 21, 2)), atol=6.0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,13 @@ class HandTrackerConfig:
         min_hand_presence_confidence: landmark model's hand presence threshold, in [0, 1]; in VIDEO mode, below it
             the palm detector runs again.
         min_tracking_confidence: VIDEO mode: IoU-style threshold for keeping the previous frame's hand box, in [0, 1].
+        zoom_grid: zoom search on frames where MediaPipe finds no hand: run the IMAGE-mode landmarker on crops
+            (first one around the last hand seen within ``zoom_memory`` frames, then a ``zoom_grid`` × ``zoom_grid``
+            grid of overlapping crops) and keep what it finds, mapped back to full-image pixels. MediaPipe's palm
+            detector sees the whole frame at 192², so a hand ~30 px across in a 256² egocentric frame is often
+            missed; a crop magnifies it. 0 = off.
+        zoom_crop: crop side as a fraction of the frame's shorter side, in (0, 1).
+        zoom_memory: how many frames back a hand seen gives the first crop's centre.
     """
 
     model_path: str | None = None
@@ -49,6 +57,9 @@ class HandTrackerConfig:
     min_hand_detection_confidence: float = 0.5
     min_hand_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
+    zoom_grid: int = 3
+    zoom_crop: float = 0.625
+    zoom_memory: int = 4
 
     def __post_init__(self) -> None:
         if self.num_hands not in (1, 2) or isinstance(self.num_hands, bool):
@@ -57,6 +68,12 @@ class HandTrackerConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"HandTrackerConfig.{name} must be in [0, 1], got {value!r}")
+        for name in ("zoom_grid", "zoom_memory"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 8:
+                raise ValueError(f"HandTrackerConfig.{name} must be an integer in [0, 8], got {value!r}")
+        if isinstance(self.zoom_crop, bool) or not isinstance(self.zoom_crop, (int, float)) or not 0.0 < self.zoom_crop < 1.0:
+            raise ValueError(f"HandTrackerConfig.zoom_crop must be in (0, 1), got {self.zoom_crop!r}")
 
     def resolved_model_path(self) -> Path:
         """The model file this config points at (not checked for existence)."""
@@ -86,14 +103,24 @@ def _empty_arrays(num_frames: int) -> dict[str, np.ndarray]:
     }
 
 
-def fill_frame(arrays: dict[str, np.ndarray], t: int, result: Any, width: int, height: int) -> None:
+def fill_frame(
+    arrays: dict[str, np.ndarray],
+    t: int,
+    result: Any,
+    width: int,
+    height: int,
+    crop: tuple[int, int, int, int] | None = None,
+) -> None:
     """Write one ``HandLandmarkerResult`` into frame ``t`` of the track ``arrays`` (see :func:`_empty_arrays`).
 
     Slot = handedness (0 left, 1 right). Hands are placed in order of decreasing handedness score, so when two
     detections claim the same hand the more confident one gets that slot and the other the free slot.
     ``keypoints_2d`` = ``(x·W, y·H)`` pixels; ``keypoints_world`` = world landmarks (metres, hand-centred);
     ``keypoints_depth`` = landmark ``z`` (relative depth, normalized like ``x``); ``score`` = handedness score.
+    ``crop`` = ``(x0, y0, w, h)``: the result is of that crop of the ``width`` × ``height`` frame (zoom search);
+    its landmarks are mapped back to full-frame pixels and ``z`` rescaled to the full frame's width.
     """
+    x0, y0, cw, ch = crop if crop is not None else (0, 0, width, height)
     order = sorted(range(len(result.handedness)), key=lambda i: -result.handedness[i][0].score)
     for i in order:
         category = result.handedness[i][0]
@@ -104,11 +131,27 @@ def fill_frame(arrays: dict[str, np.ndarray], t: int, result: Any, width: int, h
                 continue  # both slots taken: only the two most confident hands are kept
         image_lm = np.array([(p.x, p.y, p.z) for p in result.hand_landmarks[i]], np.float32)
         world_lm = np.array([(p.x, p.y, p.z) for p in result.hand_world_landmarks[i]], np.float32)
-        arrays["keypoints_2d"][t, slot] = image_lm[:, :2] * np.array([width, height], np.float32)
-        arrays["keypoints_depth"][t, slot] = image_lm[:, 2]
+        arrays["keypoints_2d"][t, slot] = image_lm[:, :2] * np.array([cw, ch], np.float32) + np.array([x0, y0], np.float32)
+        arrays["keypoints_depth"][t, slot] = image_lm[:, 2] * (cw / width)
         arrays["keypoints_world"][t, slot] = world_lm
         arrays["score"][t, slot] = min(max(float(category.score), 0.0), 1.0)
         arrays["valid"][t, slot] = True
+
+
+def zoom_crops(width: int, height: int, grid: int, frac: float, centre: np.ndarray | None = None):
+    """Square crops ``(x0, y0, side, side)`` of a ``width`` × ``height`` frame for the zoom search: one centred on
+    ``centre`` (pixels; clamped into the frame) if given, then a ``grid`` × ``grid`` grid of overlapping crops
+    covering the frame (side = ``frac`` × the shorter side)."""
+    side = max(int(round(frac * min(width, height))), 1)
+    out = []
+    if centre is not None:
+        cx, cy = (int(round(v - side / 2)) for v in centre)
+        out.append((min(max(cx, 0), width - side), min(max(cy, 0), height - side), side, side))
+    if grid > 0:
+        xs = np.linspace(0, width - side, grid).round().astype(int)
+        ys = np.linspace(0, height - side, grid).round().astype(int)
+        out += [(int(x), int(y), side, side) for y in ys for x in xs]
+    return out
 
 
 class HandTracker:
@@ -149,6 +192,8 @@ class HandTracker:
         height, width = image.shape[:2]
         arrays = _empty_arrays(1)
         fill_frame(arrays, 0, self._image_landmarker.detect(self._mp_image(image)), width, height)
+        if not arrays["valid"][0].any():
+            self._zoom_search(image, arrays, 0, None)
         return HandTrack(**arrays, fps=1.0, image_size=(width, height), source=SOURCE)
 
     def track(self, frames: np.ndarray, fps: float) -> HandTrack:
@@ -163,10 +208,15 @@ class HandTracker:
         arrays = _empty_arrays(len(frames))
         landmarker = self._create("VIDEO")
         try:
-            stamp = -1
+            stamp, seen_at, seen = -1, -1, None
             for t, frame in enumerate(frames):
                 stamp = max(round(t * 1000.0 / fps), stamp + 1)
                 fill_frame(arrays, t, landmarker.detect_for_video(self._mp_image(frame), stamp), width, height)
+                if not arrays["valid"][t].any():
+                    recent = seen if t - seen_at <= self.config.zoom_memory else None
+                    self._zoom_search(frame, arrays, t, recent)
+                if arrays["valid"][t].any():
+                    seen_at, seen = t, arrays["keypoints_2d"][t][arrays["valid"][t]].reshape(-1, 2).mean(axis=0)
         finally:
             landmarker.close()
         return HandTrack(**arrays, fps=float(fps), image_size=(width, height), source=SOURCE)
@@ -185,6 +235,41 @@ class HandTracker:
         self.close()
 
     # ---------------------------------------------------------------------------------------------- internals
+    def _zoom_search(self, frame: np.ndarray, arrays: dict[str, np.ndarray], t: int, centre: np.ndarray | None) -> None:
+        """Look for hands in magnified crops of a frame where none was found (see ``HandTrackerConfig.zoom_grid``).
+
+        The crop around ``centre`` (the last hand seen) is tried alone first; if it finds nothing, every grid crop
+        is searched and each hand is taken from the crop where it lies farthest from the crop's border (a hand cut
+        by the border gets poor landmarks); detections of one hand from several crops are merged.
+        """
+        c = self.config
+        if c.zoom_grid == 0:
+            return
+        if self._image_landmarker is None:
+            self._image_landmarker = self._create("IMAGE")
+        height, width = frame.shape[:2]
+        passes = [zoom_crops(width, height, 0, c.zoom_crop, centre)] if centre is not None else []
+        passes.append(zoom_crops(width, height, c.zoom_grid, c.zoom_crop))
+        for crops in passes:
+            found = []  # (margin, crop, single-hand result)
+            for x0, y0, cw, ch in crops:
+                result = self._image_landmarker.detect(self._mp_image(frame[y0 : y0 + ch, x0 : x0 + cw]))
+                for i in range(len(result.handedness)):
+                    lm = np.array([(p.x, p.y) for p in result.hand_landmarks[i]])
+                    margin = float(min(lm.min(), 1.0 - lm.max()))  # distance to the crop border, crop units
+                    one = SimpleNamespace(handedness=[result.handedness[i]], hand_landmarks=[result.hand_landmarks[i]],
+                                          hand_world_landmarks=[result.hand_world_landmarks[i]])  # fmt: skip
+                    found.append((margin, (x0, y0, cw, ch), one, lm * (cw, ch) + (x0, y0)))
+            kept: list[np.ndarray] = []
+            for margin, crop, one, px in sorted(found, key=lambda f: -f[0]):
+                size = float(np.ptp(px, axis=0).max())
+                if any(np.linalg.norm(px[0] - k[0]) < 0.5 * size for k in kept) or len(kept) >= c.num_hands:
+                    continue  # the same hand seen from another crop
+                kept.append(px)
+                fill_frame(arrays, t, one, width, height, crop)
+            if kept:
+                return
+
     def _create(self, mode: str):
         """A MediaPipe ``HandLandmarker`` in running mode ``mode`` ("IMAGE" or "VIDEO") from the loaded model."""
         if self._closed:

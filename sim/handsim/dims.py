@@ -98,8 +98,10 @@ class HandDims:
     forearm_rings: tuple[tuple[float, float, float], ...] = (
         (0.010, 0.026, 0.017), (-0.03, 0.028, 0.019), (-0.12, 0.033, 0.025), (-0.20, 0.034, 0.027),
     )  # fmt: skip
+    # Sleeve pushed up the forearm (as people do when working at a table): from the egocentric view a cuff at the
+    # wrist hides the hand whenever the arm reaches away from the camera.
     sleeve_rings: tuple[tuple[float, float, float], ...] = (
-        (-0.075, 0.043, 0.037), (-0.085, 0.046, 0.040), (-0.22, 0.049, 0.045), (-0.31, 0.051, 0.047),
+        (-0.140, 0.040, 0.034), (-0.150, 0.043, 0.037), (-0.25, 0.046, 0.042), (-0.33, 0.048, 0.044),
     )  # fmt: skip
     palm_center: tuple[float, float, float] = (0.058, 0.0, -0.020)  # power-grasp point, on the palm surface
     # nail half-length, half-width, half-thickness, gap from its free edge to the fingertip, height of its centre;

@@ -76,8 +76,8 @@ class EngineConfig:
     lift_height: tuple[float, float] = (0.10, 0.16)
     wrist_tilt: float = 0.2
     stack_gap: float = -0.006
-    push_finger_tilt_deg: tuple[float, float] = (25.0, 40.0)
-    push_clearance: float = 0.02
+    push_finger_tilt_deg: tuple[float, float] = (40.0, 50.0)
+    push_clearance: float = 0.008
     push_speed: tuple[float, float] = (0.08, 0.12)
     push_goal_tol: float = 0.02
 
