@@ -198,9 +198,156 @@ def test_ik_model_tcp_matches_the_simulated_robot():
         env.close()
 
 
+# ------------------------------------------------------------------------------------- grasp kind and push point
+def test_auto_grasp_kind_is_pinch_when_thumb_and_index_meet_while_holding():
+    r = Retargeter(RetargetConfig())
+    t = np.arange(40) / 10.0
+    grip = ((t >= 1.5) & (t < 3.0)).astype(float)
+    valid = np.ones(40, bool)
+    # a pinch: opens 7 cm, the pads close to 1.5 cm on the object (range 5.5 cm > power_aperture_range)
+    pinch = np.where(grip > 0.5, 0.015, 0.07)
+    assert r._grasp_kind(pinch, valid, grip) == "pinch"
+    # a power grasp: opens 12 cm, thumb and index stay 6 cm apart round the object in the palm
+    power = np.where(grip > 0.5, 0.06, 0.12)
+    assert r._grasp_kind(power, valid, grip) == "power"
+    # a small range is a pinch whatever the hold aperture
+    assert r._grasp_kind(np.where(grip > 0.5, 0.05, 0.07), valid, grip) == "pinch"
+    forced = Retargeter(RetargetConfig().replace(grasp={"type": "power"}))
+    assert forced._grasp_kind(pinch, valid, grip) == "power"
+
+
+def test_push_point_is_the_middle_fingertip():
+    from policy.retarget import grasp_points
+
+    kp = np.random.default_rng(0).normal(size=(4, 21, 3))
+    np.testing.assert_allclose(grasp_points(kp, "push"), kp[:, 12])
+
+
+# ------------------------------------------------------------------------------------- object-aware execution
+def _box(name, pos, half, yaw=0.0):
+    from policy.retarget.objects import ObjectState
+
+    q = np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])
+    return ObjectState(name, np.asarray(pos, float), q, np.zeros(3), np.full(3, half))
+
+
+def _pick_place_traj(p_close, p_release):
+    """Approach from 10 cm above the close point, close, carry to the release point, open, rise."""
+    p_close, p_release = np.asarray(p_close, float), np.asarray(p_release, float)
+    above = p_close + (0, 0, 0.1)
+    pts = [above, p_close, p_close, p_release, p_release, p_release + (0, 0, 0.1)]
+    grip = [0, 0, 1, 1, 0, 0]
+    t = np.arange(len(pts), dtype=float)
+    q = np.repeat(topdown_quat(0.0)[None], len(pts), axis=0)
+    return EETrajectory(t=t, position=np.array(pts), quat_wxyz=q, gripper=np.array(grip, float), frame_id="robot0_base")
+
+
+def test_object_aware_reference_grasps_the_object_carries_it_and_follows_the_support():
+    from policy.retarget.objects import ObjectAwareReference
+
+    a = _box("a", (0.50, 0.00, -0.08), 0.02)
+    b = _box("b", (0.60, 0.10, -0.075), 0.025)
+    # the hand closed 3 cm beside cube a (grasp-point bias); it released 7 cm above b
+    ee = _pick_place_traj((0.50, 0.03, -0.095), (0.60, 0.13, -0.015))
+    ref = ObjectAwareReference(ee, {"a": a, "b": b})
+    c = ref.contacts[0]
+    assert c.obj == "a" and c.support == "b"
+    obs = {"robot0_eef_pos": np.array([0.5, 0.0, 0.05])}
+    p, _, g = ref.reference(1.5, obs, {"a": a, "b": b})  # descending / closing: aimed at a's centre
+    np.testing.assert_allclose(p[:2], a.pos[:2], atol=1e-9)
+    assert abs(p[2] - (-0.085)) < 1e-9  # the planned height, clipped to a's centre ± a quarter of its half height
+    # approach funnel: a gripper still 10 cm away (horizontally) is kept pregrasp_height above the grasp point
+    p_far, _, _ = ref.reference(0.5, {"robot0_eef_pos": np.array([0.40, 0.0, 0.0])}, {"a": a, "b": b})
+    np.testing.assert_allclose(p_far[:2], ee.position[0][:2] + (a.pos - ee.position[1])[:2], atol=1e-9)
+    assert p_far[2] >= -0.085 + ref.cfg.pregrasp_height - 1e-9
+    # cube a was nudged 1 cm before the fingers closed: the grasp follows it
+    a2 = _box("a", (0.51, 0.0, -0.08), 0.02)
+    p, _, _ = ref.reference(1.5, obs, {"a": a2, "b": b})
+    np.testing.assert_allclose(p[:2], a2.pos[:2], atol=1e-9)
+    # carry: the gripper holds a 1 cm off-centre; the object (not the gripper) follows the hand's displacement
+    eef = np.array([0.51, 0.01, -0.09])
+    held = _box("a", eef - (0.0, 0.01, -0.01), 0.02)
+    ref.reference(2.0, {"robot0_eef_pos": eef}, {"a": held, "b": b})  # the carry starts: offset recorded
+    p, _, g = ref.reference(3.0, {"robot0_eef_pos": eef}, {"a": held, "b": b})  # at the release point
+    assert g == 1.0
+    obj_target = held.pos + (ee.position[3] - ee.position[2])
+    np.testing.assert_allclose(p, eef + obj_target - held.pos, atol=1e-9)
+    # the support was pushed 2 cm: the place moves with it
+    b2 = _box("b", (0.62, 0.10, -0.075), 0.025)
+    p2, _, _ = ref.reference(3.0, {"robot0_eef_pos": eef}, {"a": held, "b": b2})
+    np.testing.assert_allclose(p2 - p, (0.02, 0.0, 0.0), atol=1e-9)
+    # the object falls out of the gripper during the carry: after regrasp_steps the clock goes back to re-grasp it
+    dropped = _box("a", (0.56, 0.05, -0.08), 0.02)
+    for _ in range(int(ref.cfg.regrasp_steps)):
+        assert ref.rewind is None
+        ref.reference(3.5, {"robot0_eef_pos": eef + (0.0, 0.0, 0.05)}, {"a": dropped, "b": b})
+    assert ref.rewind == pytest.approx(max(0.0, c.t_close - ref.cfg.regrasp_lead_s))
+    assert any("grasping it again" in e for e in ref.events)
+    p, _, g = ref.reference(ref.rewind, {"robot0_eef_pos": eef}, {"a": dropped, "b": b})
+    np.testing.assert_allclose(p[:2], dropped.pos[:2], atol=1e-9)  # aims at where it lies now
+    # a release high over b but 4 cm beside its top face (an uncertain depth) is moved onto the face
+    beside = ObjectAwareReference(_pick_place_traj((0.50, 0.0, -0.085), (0.665, 0.10, -0.015)), {"a": a, "b": b})
+    fix = beside.contacts[0].place_fix
+    assert beside.contacts[0].support == "b" and fix is not None
+    np.testing.assert_allclose(0.50 + (0.665 - 0.50) + fix[0], 0.60 + 0.025 * beside.cfg.support_inset, atol=1e-9)
+    assert any("placed on b" in e for e in beside.events)
+    # ... but not a release beside b at table height (placing next to it)
+    low = ObjectAwareReference(_pick_place_traj((0.50, 0.0, -0.085), (0.665, 0.10, -0.085)), {"a": a, "b": b})
+    assert low.contacts[0].place_fix is None
+    # nothing near the close point: the plan is followed as it is
+    far = ObjectAwareReference(ee, {"b": b})
+    assert far.contacts[0].obj is None
+    p, _, _ = far.reference(1.5, obs, {"b": b})
+    np.testing.assert_allclose(p, ee.position[1])
+
+
+def test_push_goal_from_the_contact_path_and_closed_loop_pusher():
+    from policy.retarget.objects import ObjectAwareConfig, PushController, is_push, push_goal
+
+    cube = _box("cube", (0.50, 0.0, -0.082), 0.021)
+    # fingertip path: descend 3 cm behind the cube, push 10 cm along +x, lift
+    pts = np.array([[0.45, 0.0, 0.05], [0.45, 0.0, -0.085], [0.50, 0.0, -0.085], [0.55, 0.0, -0.085],
+                    [0.55, 0.0, 0.05]])  # fmt: skip
+    q = np.repeat(topdown_quat(0.0)[None], len(pts), axis=0)
+    ee = EETrajectory(t=np.arange(5.0), position=pts, quat_wxyz=q, gripper=np.ones(5), frame_id="robot0_base")
+    assert is_push(ee)
+    cfg = ObjectAwareConfig()
+    name, goal, u, first = push_goal(ee, {"cube": cube}, cfg)
+    assert name == "cube" and first == 1
+    np.testing.assert_allclose(u, (1.0, 0.0))
+    np.testing.assert_allclose(goal[:2], (0.55 + 0.021 + cfg.push_finger_radius, 0.0), atol=1e-9)
+    # a box turned 45°: its face, not its corner, ends against the fingers
+    turned = push_goal(ee, {"cube": _box("cube", (0.50, 0.0, -0.082), 0.021, yaw=np.pi / 4)}, cfg)[1]
+    np.testing.assert_allclose(turned[:2], goal[:2], atol=1e-9)
+    # no object in front of the fingers: no push goal
+    assert push_goal(ee, {"cube": _box("cube", (0.50, 0.2, -0.082), 0.021)}, cfg) is None
+    # the pusher comes from behind the cube, opposite the goal, above it first
+    ctl = PushController("cube", goal, cfg)
+    target, _, done = ctl.act({"robot0_eef_pos": np.array([0.4, 0.0, 0.1])}, {"cube": cube})
+    assert not done and target[0] < cube.pos[0] - 0.021 and target[2] > cube.pos[2] + 0.05
+    # pushing: a gripper drifted off the line backs off instead of pushing the cube sideways
+    ctl.phase = "push"
+    target, _, _ = ctl.act({"robot0_eef_pos": np.array([0.44, 0.03, -0.082])}, {"cube": cube})
+    assert ctl.phase == "lift_off" and target[2] > -0.082 + 0.05
+
+
+def test_finger_collision_and_object_aware_config():
+    from policy.retarget.objects import ObjectAwareConfig, finger_collision
+
+    b = _box("b", (0.55, 0.06, -0.075), 0.025)
+    tcp = np.array([0.55, 0.0, -0.08])
+    assert finger_collision(tcp, np.array([0.0, 1.0]), [b], 0.004)  # fingers open along y: one lands on b
+    assert not finger_collision(tcp, np.array([1.0, 0.0]), [b], 0.004)  # along x: clear
+    assert ObjectAwareConfig.from_dict({"snap_radius": 0.05}).snap_radius == 0.05
+    with pytest.raises(ValueError, match="snap_radius"):
+        ObjectAwareConfig(snap_radius=-1.0)
+    with pytest.raises(ValueError, match="unknown"):
+        ObjectAwareConfig.from_dict({"snap": 0.05})
+
+
 # ------------------------------------------------------------------------------------- GT demos executed in sim
 @pytest.mark.xdist_group("sim")
-@pytest.mark.parametrize("task, seed", [("Lift", 1), ("Stack", 0)])
+@pytest.mark.parametrize("task, seed", [("Lift", 1), ("Stack", 0), ("Stack", 7), ("Push", 0)])
 def test_retargeted_ground_truth_demo_succeeds_in_sim(task, seed):
     from policy.retarget.rows import run_hand_row
     from sim.tasks import make_env

@@ -127,8 +127,10 @@ class GraspConfig:
     grasped cube's centre horizontally, the tips' 1.5 cm); ``power`` = the palm centre (wrist and four MCPs) moved
     ``power_depth`` metres along the palm normal towards the curled fingers (the wrapped object's centre); ``auto`` =
     ``power`` when the thumb–index aperture range exceeds ``power_aperture_range`` (the hand opens wide around a big
-    object), else ``pinch``. A track without a grasp (no aperture
-    change: pushing) uses the index/middle fingertip midpoint, the contact point.
+    object) and its median while holding exceeds ``power_hold_aperture`` (thumb and index stay apart around an
+    object held in the palm; a pinch brings their pads onto it: measured on engine Stack demos, a pinched 4 cm cube
+    holds them 1.1–3.4 cm apart after opening 7 cm, which the range alone called a power grasp), else ``pinch``. A track without a grasp (no aperture
+    change: pushing) uses the middle fingertip, the centre of the contact.
     ``tcp_offset``: metres added to the grasp point to get the robot's TCP (the Panda grip site, between the finger
     pads), expressed in the **robot base frame** (x forward, y left, z up; gravity-aligned, so it does not rotate with
     the hand). The default lowers the TCP 2 cm: a human pinch closes with its keypoints (joint centres) ~2.6 cm above
@@ -139,6 +141,7 @@ class GraspConfig:
     type: str = "auto"
     pinch_point: str = "pads"
     power_aperture_range: float = 0.05
+    power_hold_aperture: float = 0.045
     power_depth: float = 0.045
     tcp_offset: tuple[float, float, float] = (0.0, 0.0, -0.02)
     push_tcp_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -148,6 +151,7 @@ class GraspConfig:
         _choice("grasp", "type", self.type, GRASP_TYPES)
         _choice("grasp", "pinch_point", self.pinch_point, ("pads", "tips"))
         _num("grasp", "power_aperture_range", self.power_aperture_range, 0.0)
+        _num("grasp", "power_hold_aperture", self.power_hold_aperture, 0.0)
         _num("grasp", "power_depth", self.power_depth, 0.0, 0.3)
         object.__setattr__(self, "tcp_offset", _vec("grasp", "tcp_offset", self.tcp_offset, 3))
         object.__setattr__(self, "push_tcp_offset", _vec("grasp", "push_tcp_offset", self.push_tcp_offset, 3))

@@ -6,6 +6,12 @@ action, rotation error / 0.5 rad, as the scripted experts do), and advances the 
 tracking error is below ``gate_m`` — and never past a gripper switch until the error is below ``switch_m`` — so a
 slow arm waits for the plan instead of cutting corners, and the fingers close where the hand closed them. An arm that
 is blocked (by the table, the object: the error has not shrunk by ``stall_m`` in ``stall_steps`` steps) moves on.
+
+With ``objects`` (an :class:`~policy.retarget.objects.ObjectAwareConfig`, or True for its defaults) the servo also
+looks at the scene's movable objects as a robot with an object pose tracker would (never at goal markers, never at
+the demo's object trajectory): grasps aim at the object the hand closed on, carries servo the object along the hand's
+displacement, places follow their support, and pushes become a closed-loop push to the goal the video's contact path
+implies (:mod:`policy.retarget.objects`).
 """
 from __future__ import annotations
 
@@ -69,6 +75,7 @@ def execute_ee_trajectory(
     record: list | None = None,
     reset: bool = True,
     on_obs=None,
+    objects=None,
 ) -> dict[str, Any]:
     """Track ``ee`` (base frame, TCP = grip site) in ``env`` from ``env.reset(seed=seed)``.
 
@@ -76,6 +83,8 @@ def execute_ee_trajectory(
     each step while the clock ran), final_error (m), completed (the clock reached the end)).
     ``record``: a list that gets ``env.render()`` after reset and every step (env made with render_mode="rgb_array").
     ``on_obs``: called with every observation.
+    ``objects``: None (follow the trajectory as it is), True or an :class:`ObjectAwareConfig` (object-aware
+    corrections, see the module docstring); the result then also holds ``object_events`` (what was corrected).
     """
     cfg = cfg or ServoConfig()
     if ee.frame_id != "robot0_base":
@@ -92,13 +101,40 @@ def execute_ee_trajectory(
         record.append(env.render())
     horizon = cfg.max_steps if cfg.max_steps is not None else getattr(base, "horizon", 500)
     dt = 1.0 / float(base.metadata.get("render_fps", 20))
+    aware, events = None, []
+    if objects is not None and objects is not False:
+        from policy.retarget.objects import (ObjectAwareConfig, ObjectAwareReference, PushController,
+                                             is_push, object_geometry, perceive, push_goal)  # fmt: skip
+
+        ocfg = objects if isinstance(objects, ObjectAwareConfig) else ObjectAwareConfig()
+        geometry = object_geometry(env)
+        scene = perceive(obs, geometry)
+        if is_push(ee):
+            plan = push_goal(ee, scene, ocfg)
+            if plan is not None:
+                name, goal, _, _ = plan
+                events.append(f"push {name} to {np.round(goal, 3).tolist()} (from the video's contact path)")
+                return _execute_push(env, obs, info, PushController(name, goal, ocfg), geometry, perceive, ee, cfg,
+                                     horizon, record, on_obs, start, seed, events)  # fmt: skip
+            events.append("push: no contact path with an object in front of it; following the trajectory")
+        else:
+            aware = ObjectAwareReference(ee, scene, ocfg)
+            events = aware.events  # the reference keeps adding to it (re-grasps)
     switches = ee.t[1:][np.diff(ee.gripper) != 0]
     tau, steps, settle = 0.0, 0, 0
     success = bool(info.get("success", False))
     errors: list[float] = []
     window: list[float] = []  # errors while the clock waits
     while steps < horizon and not (success and cfg.stop_on_success):
-        p_ref, q_ref, g_ref = reference_at(ee, tau)
+        if aware is not None:
+            scene = perceive(obs, geometry)
+            p_ref, q_ref, g_ref = aware.reference(tau, obs, scene)
+            if aware.rewind is not None:  # a re-grasp: back to the approach
+                tau, aware.rewind = aware.rewind, None
+                window.clear()
+                p_ref, q_ref, g_ref = aware.reference(tau, obs, scene)
+        else:
+            p_ref, q_ref, g_ref = reference_at(ee, tau)
         err = float(np.linalg.norm(p_ref - obs["robot0_eef_pos"]))
         a = np.zeros(7)
         a[:6] = pose_delta_action(obs["robot0_eef_pos"], quat_to_mat(obs["robot0_eef_quat"]), p_ref,
@@ -139,4 +175,39 @@ def execute_ee_trajectory(
         "tracking_error_max": float(np.max(errors)) if errors else 0.0,
         "final_error": final,
         "completed": bool(tau >= ee.t[-1]),
+        **({"object_events": events} if objects is not None and objects is not False else {}),
+    }
+
+
+def _execute_push(env, obs, info, ctl, geometry, perceive, ee, cfg, horizon, record, on_obs, start, seed, events):
+    """The closed-loop push of :func:`execute_ee_trajectory` (gripper closed throughout)."""
+    steps, success = 0, bool(info.get("success", False))
+    done = False
+    while steps < horizon and not (success and cfg.stop_on_success) and not done:
+        target, speed, done = ctl.act(obs, perceive(obs, geometry))
+        a = np.zeros(7)
+        a[:6] = pose_delta_action(obs["robot0_eef_pos"], quat_to_mat(obs["robot0_eef_quat"]), target,
+                                  quat_to_mat(ee.quat_wxyz[0]), gain=cfg.gain)
+        a[:3] *= speed
+        a[6] = 1.0
+        obs, _, _, truncated, info = env.step(a)
+        steps += 1
+        success = success or bool(info["success"])
+        if on_obs is not None:
+            on_obs(obs)
+        if record is not None:
+            record.append(env.render())
+        if truncated:
+            break
+    events.append(f"push: {ctl.reapproaches} re-approach(es), ended in phase {ctl.phase}")
+    return {
+        "success": success,
+        "steps": steps,
+        "time": time.perf_counter() - start,
+        "seed": seed,
+        "tracking_error_mean": 0.0,
+        "tracking_error_max": 0.0,
+        "final_error": float(np.linalg.norm(ctl.goal - perceive(obs, geometry)[ctl.name].center)),
+        "completed": ctl.phase == "retreat",
+        "object_events": events,
     }

@@ -73,7 +73,9 @@ def grasp_points(kp: np.ndarray, kind: str, power_depth: float = 0.045, pinch_po
     """...×21×3 keypoints → ...×3 grasp point: ``pinch`` thumb/index midpoint — of the tips (``pinch_point="tips"``)
     or of the finger pads (``"pads"``: the mean of each finger's tip and last joint, where a pinch touches); ``power`` the palm centre (wrist +
     four MCPs) moved ``power_depth`` metres along the palm normal towards the curled fingertips (where a wrapped
-    object's centre is); ``push`` index/middle tip midpoint."""
+    object's centre is); ``push`` the middle fingertip (the centre line of a hand pushing with its fingers together:
+    measured on engine Push demos, the pushed cube ends 0.6 cm (sd) to the side of the middle tip's line, 1.5 cm of
+    the index/middle midpoint's)."""
     if kind == "pinch":
         if pinch_point == "tips":
             return 0.5 * (kp[..., THUMB_TIP, :] + kp[..., INDEX_TIP, :])
@@ -87,7 +89,7 @@ def grasp_points(kp: np.ndarray, kind: str, power_depth: float = 0.045, pinch_po
         sign = np.where(sign == 0, 1.0, sign)
         return palm + power_depth * sign * n
     if kind == "push":
-        return 0.5 * (kp[..., INDEX_TIP, :] + kp[..., MIDDLE_TIP, :])
+        return kp[..., MIDDLE_TIP, :]
     raise ValueError(f"grasp kind must be 'pinch', 'power' or 'push', got {kind!r}")
 
 
@@ -150,7 +152,7 @@ class Retargeter:
         # gripper (from MediaPipe's metric aperture: independent of the depth scale)
         aperture = np.linalg.norm(world[:, THUMB_TIP] - world[:, INDEX_TIP], axis=1)
         grip, has_grasp, _ = gripper_from_aperture(aperture, t, cfg.gripper, valid)
-        kind = self._grasp_kind(aperture, valid) if has_grasp else "push"
+        kind = self._grasp_kind(aperture, valid, grip) if has_grasp else "push"
 
         # depth: per-frame z of the grasp point, anchored where the hand touches things
         gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
@@ -400,15 +402,23 @@ class Retargeter:
                 out[i], last = best, c[best]
         return out
 
-    def _grasp_kind(self, aperture: np.ndarray, valid: np.ndarray) -> str:
+    def _grasp_kind(self, aperture: np.ndarray, valid: np.ndarray, grip: np.ndarray | None = None) -> str:
         """``grasp.type``, or for ``auto``: ``power`` when the thumb–index aperture opens wide before closing (its
-        range exceeds ``power_aperture_range``: the hand opens around a large object), else ``pinch``."""
+        range exceeds ``power_aperture_range``: the hand opens around a large object) *and* stays open while holding
+        (its median over the closed frames exceeds ``power_hold_aperture``: thumb and index lie apart around an
+        object held in the palm; a pinch brings their pads onto the object), else ``pinch``."""
         kind = self.cfg.grasp.type
         if kind != "auto":
             return kind
         ap = aperture[valid]
         lo, hi = np.percentile(ap, [self.cfg.gripper.low_percentile, self.cfg.gripper.high_percentile])
-        return "power" if hi - lo > self.cfg.grasp.power_aperture_range else "pinch"
+        if hi - lo <= self.cfg.grasp.power_aperture_range:
+            return "pinch"
+        if grip is not None:
+            held = valid & (np.asarray(grip) > 0.5) & np.isfinite(aperture)
+            if held.any() and float(np.median(aperture[held])) <= self.cfg.grasp.power_hold_aperture:
+                return "pinch"
+        return "power"
 
     def _depth(self, mode, depth, camera, pts, gp_cam, valid, grip, has_grasp, t) -> tuple[np.ndarray, str]:
         """T camera z-depths of the grasp point (NaN where not valid) and where they came from.
