@@ -142,10 +142,9 @@ def main(argv: list[str] | None = None) -> dict:
         "metrics_mean": mean,
         "per_clip": rows,
         "machine": machine_info(),
-        "loadavg": list(__import__("os").getloadavg()),
     }
     print(f"\nweights {weights}   data {args.data} ({n} held-out clips)   threads {args.threads}   "
-          f"load avg {payload['loadavg'][0]:.1f}")
+          f"load avg {payload['machine']['loadavg'][0]:.1f}")
     print(f"{'steps':>5} | {'s/clip':>7} | {'text+enc':>8} | {'stage1':>7} | {'stage2':>7} | {'decode':>7}")
     for k, v in speed.items():
         print(f"{k:>5} | {v['seconds']:7.2f} | {v['text']:8.3f} | {v['stage1']:7.3f} | {v['stage2']:7.3f} | "

@@ -38,6 +38,7 @@ def machine_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "mujoco": mujoco.__version__,
         "numpy": numpy.__version__,
+        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,  # 1/5/15 min: others' jobs slow runs
     }
 
 

@@ -6,13 +6,9 @@ ros2_ws/build_interfaces.sh).
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "hoi_ros"))
 
 pytest.importorskip("rclpy")
 pytest.importorskip("hoi_interfaces", reason="build it with ros2_ws/build_interfaces.sh")

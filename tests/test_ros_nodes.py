@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-PKG = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "hoi_ros"
-sys.path.insert(0, str(PKG))
 
 pytest.importorskip("rclpy")
 pytest.importorskip("hoi_interfaces", reason="build it with ros2_ws/build_interfaces.sh")

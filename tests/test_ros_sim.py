@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-PKG = Path(__file__).resolve().parents[1] / "ros2_ws" / "src" / "hoi_ros"
-sys.path.insert(0, str(PKG))
 
 pytest.importorskip("rclpy")
 pytest.importorskip("hoi_interfaces", reason="build it with ros2_ws/build_interfaces.sh")
@@ -26,6 +22,7 @@ from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 from hoi_ros.hostile import hostile_trajectories  # noqa: E402
 from hoi_ros.image_codec import depth_to_metres, image_to_rgb  # noqa: E402
 from hoi_ros.testing import (  # noqa: E402
+    PKG_ROOT,
     NodeProcess,
     PlanClient,
     RosProbe,
@@ -128,7 +125,7 @@ ENGINE = importlib.util.find_spec("sim.handsim.replay") is not None
 def test_sim_happy_path_plan_node_and_bridge_complete_the_task(tmp_path):
     domain = fresh_domain()
     bridge = start_bridge(tmp_path, domain, control_rate_hz=100.0)
-    plan_params = yaml_params(PKG / "config" / "plan_node_sim.yaml", "hoi_plan_node")
+    plan_params = yaml_params(PKG_ROOT / "config" / "plan_node_sim.yaml", "hoi_plan_node")
     plan_params.update({"generator.task": "Lift", "generator.seed": 0, "output.dir": str(tmp_path / "plans")})
     pf = write_params(tmp_path / "plan_node.yaml", "hoi_plan_node", plan_params)
     planner = NodeProcess("hoi_ros.plan_node", ros_env(domain, tmp_path / "ros_log"), pf).start()

@@ -52,6 +52,16 @@ class ServoConfig:
     stop_on_success: bool = True
 
 
+def _step(env, action: np.ndarray, on_obs, record):
+    """One env step of the servo: the observation goes to ``on_obs`` and a rendered frame to ``record`` (if given)."""
+    obs, _, _, truncated, info = env.step(action)
+    if on_obs is not None:
+        on_obs(obs)
+    if record is not None:
+        record.append(env.render())
+    return obs, truncated, info
+
+
 def reference_at(ee: EETrajectory, tau: float) -> tuple[np.ndarray, np.ndarray, float]:
     """(position, quaternion, gripper) of ``ee`` at time ``tau`` (linear/nlerp between samples, gripper held)."""
     t = ee.t
@@ -140,13 +150,9 @@ def execute_ee_trajectory(
         a[:6] = pose_delta_action(obs["robot0_eef_pos"], quat_to_mat(obs["robot0_eef_quat"]), p_ref,
                                   quat_to_mat(q_ref), gain=cfg.gain)
         a[6] = 1.0 if g_ref > 0.5 else -1.0
-        obs, _, _, truncated, info = env.step(a)
+        obs, truncated, info = _step(env, a, on_obs, record)
         steps += 1
         success = success or bool(info["success"])
-        if on_obs is not None:
-            on_obs(obs)
-        if record is not None:
-            record.append(env.render())
         if tau < ee.t[-1]:
             errors.append(err)
             nxt = min(tau + dt, float(ee.t[-1]))
@@ -190,13 +196,9 @@ def _execute_push(env, obs, info, ctl, geometry, perceive, ee, cfg, horizon, rec
                                   quat_to_mat(ee.quat_wxyz[0]), gain=cfg.gain)
         a[:3] *= speed
         a[6] = 1.0
-        obs, _, _, truncated, info = env.step(a)
+        obs, truncated, info = _step(env, a, on_obs, record)
         steps += 1
         success = success or bool(info["success"])
-        if on_obs is not None:
-            on_obs(obs)
-        if record is not None:
-            record.append(env.render())
         if truncated:
             break
     events.append(f"push: {ctl.reapproaches} re-approach(es), ended in phase {ctl.phase}")

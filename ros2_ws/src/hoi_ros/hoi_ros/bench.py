@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from hoi2robot.config import machine_info
 from hoi_ros.hostile import hostile_goals, hostile_topic_messages, hostile_trajectories
 from hoi_ros.testing import NodeProcess, PKG_ROOT, PlanClient, make_goal, ros_env, write_params
 
@@ -228,8 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             print("[3/3] real pipeline through the sim bridge ...", flush=True)
             record["real"] = bench_real(tmp, args.domain + 2, args.real_plans, args.task)
         record["wall_s"] = time.perf_counter() - t0
-    record["machine"] = {"python": platform.python_version(), "platform": platform.platform(),
-                         "cpu_count": os.cpu_count(), "loadavg": os.getloadavg()}
+    record["machine"] = machine_info()
     fb = record["feedback_fake"]["first_feedback_s"]
     h = record["hostile"]
     lines = [

@@ -14,40 +14,16 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hoi2robot.contracts import EETrajectory, GeneratedVideo, HandTrack, JointTrajectory
+from hoi2robot.pipeline import STAGES, PlanCancelled, PlanError, PlanResult
+from policy.retarget.ik import ARM_JOINTS, PANDA_HOME
 
-try:  # share the real exception types when the real pipeline exists, so callers need only one except clause
-    from hoi2robot.pipeline import PlanCancelled, PlanError  # type: ignore[attr-defined]
-except Exception:  # noqa: BLE001 - any import problem means "no real pipeline here"
-
-    class PlanError(RuntimeError):  # type: ignore[no-redef]
-        """Planning failed."""
-
-    class PlanCancelled(PlanError):  # type: ignore[no-redef]
-        """Planning was cancelled through ``should_cancel``."""
-
-
-__all__ = ["FakePipeline", "FakePlanResult", "PlanCancelled", "PlanError", "STAGES"]
-
-STAGES = ("generate", "track", "retarget", "ik")
-PANDA_HOME = np.array([0.0, np.pi / 16, 0.0, -np.pi / 2 - np.pi / 3, 0.0, np.pi - 0.2, np.pi / 4])
-ROBOSUITE_JOINTS = tuple(f"robot0_joint{i}" for i in range(1, 8))
-
-
-@dataclass
-class FakePlanResult:
-    video: GeneratedVideo
-    track: HandTrack
-    ee: EETrajectory
-    joints: JointTrajectory
-    timings: dict[str, float] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+__all__ = ["FakePipeline", "PlanCancelled", "PlanError", "STAGES"]
 
 
 class FakePipeline:
@@ -69,7 +45,7 @@ class FakePipeline:
         req: Any,
         progress: Callable[[str, float], None] | None = None,
         should_cancel: Callable[[], bool] | None = None,
-    ) -> FakePlanResult:
+    ) -> PlanResult:
         timings: dict[str, float] = {}
         for stage in STAGES:
             t0 = time.perf_counter()
@@ -89,7 +65,7 @@ class FakePipeline:
         result.warnings.append(f"planned on thread {threading.current_thread().name}")
         return result
 
-    def _result(self, req: Any, timings: dict[str, float]) -> FakePlanResult:
+    def _result(self, req: Any, timings: dict[str, float]) -> PlanResult:
         T = self.frames
         stride = max(1, -(-max(req.image.shape[:2]) // 128))  # a thumbnail video: cheap even for 4096² inputs
         small = np.ascontiguousarray(req.image[::stride, ::stride])
@@ -110,13 +86,13 @@ class FakePipeline:
         q0 = PANDA_HOME if req.q0 is None else np.asarray(req.q0, np.float64)
         positions = q0[None] + s[:, None] * np.array([0.2, 0.1, 0.0, 0.1, 0.0, -0.1, 0.0])
         gripper = (s > 0.5).astype(np.float64)
-        joints = JointTrajectory(t=t, positions=positions, joint_names=ROBOSUITE_JOINTS, gripper=gripper, source="fake")
+        joints = JointTrajectory(t=t, positions=positions, joint_names=ARM_JOINTS, gripper=gripper, source="fake")
         pos = np.array([0.5, 0.0, 0.2]) + s[:, None] * np.array([0.05, 0.05, -0.05])
         quat = np.tile([0.0, np.sqrt(0.5), np.sqrt(0.5), 0.0], (T, 1))
         ee = EETrajectory(t=t, position=pos, quat_wxyz=quat, gripper=gripper, frame_id="robot0_base", source="fake")
-        return FakePlanResult(video=video, track=track, ee=ee, joints=joints, timings=timings)
+        return PlanResult(video=video, track=track, ee=ee, joints=joints, timings=timings)
 
-    def save_artifacts(self, result: FakePlanResult, folder: str | Path) -> Path:
+    def save_artifacts(self, result: PlanResult, folder: str | Path) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         result.joints.save(folder / "joints.json")
