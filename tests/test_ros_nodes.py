@@ -238,17 +238,17 @@ def test_thousand_hostile_goals_and_messages_leave_the_node_alive(tmp_path):
                     assert out.status == GoalStatus.STATUS_ABORTED, label
                     errors[label] = errors.get(label, 0) + 1
                 assert node.alive(), node.output()[-3000:]
-            pubs = {role: client.node.create_publisher(t, role, 50) for role, t in
+            # sensor inputs are best-effort (a burst may drop some, as on a real camera link); instructions are
+            # reliable with a 100-deep queue on the node, so every one of them must be answered
+            pubs = {role: client.node.create_publisher(t, role, n_msgs) for role, t in
                     (("image", Image), ("camera_info", CameraInfo), ("depth", Image), ("instruction", String))}
             assert client.wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 10)
-            sent = 0
+            n_instr = 0
             for label, role, msg in hostile_topic_messages(n_msgs, seed=2):
                 pubs[role].publish(msg)
-                sent += 1
-                if sent % 10 == 0:  # pace the burst: the node's subscriptions keep a history of 50
-                    time.sleep(0.05)
-            ok = client.wait_for(lambda: len(client.messages["plan_status"]) >= n_msgs // 4 * 0.9, 20)
-            assert ok, (len(client.messages["plan_status"]), node.output()[-2000:])
+                n_instr += role == "instruction"
+            ok = client.wait_for(lambda: len(client.messages["plan_status"]) >= n_instr, 60)
+            assert ok, (len(client.messages["plan_status"]), n_instr, node.output()[-2000:])
             statuses = [json.loads(m.data) for m in client.messages["plan_status"]]
             assert all(s["state"] in ("invalid", "rejected") for s in statuses), statuses[:5]
             assert node.alive(), node.output()[-3000:]

@@ -109,6 +109,8 @@ PARAMS = [
     Param("limits.max_instruction_chars", 1000, "longest instruction accepted", lo=1, hi=1000),
     Param("topic_mode.enabled", True, "plan when a String arrives on the instruction topic"),
     Param("topic_mode.max_image_age_s", 0.0, "ignore images older than this (0 = any age)", lo=0.0, hi=86400.0),
+    Param("topic_mode.queue_depth", 100, "instructions kept while the node is busy (reliable; none dropped below this)",
+          lo=1, hi=10_000),
     Param("publish.video", True, "publish the generated video frames"),
     Param("publish.video_fps", 30.0, "rate at which video frames are published", lo=0.1, hi=1000.0),
     Param("publish.markers", True, "publish hand keypoint markers"),
@@ -223,7 +225,8 @@ class PlanNode(Node):
             self.create_subscription(PoseStamped, v["camera.pose_topic"], self._on_camera_pose, latched,
                                      callback_group=inputs)
         if v["topic_mode.enabled"]:
-            self.create_subscription(String, v["topics.instruction"], self._on_instruction, reliable,
+            commands = QoSProfile(depth=v["topic_mode.queue_depth"], reliability=ReliabilityPolicy.RELIABLE)
+            self.create_subscription(String, v["topics.instruction"], self._on_instruction, commands,
                                      callback_group=self._cb)
             self.create_service(Trigger, "~/cancel", self._on_cancel_service, callback_group=self._cb)
         self.create_service(Trigger, "~/stats", self._on_stats, callback_group=self._cb)
