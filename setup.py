@@ -45,6 +45,7 @@ setup(
         "mink>=1.2,<1.3",  # IK; 1.3 needs mujoco >= 3.10 (robosuite's own pin mink==0.0.5 is for a GR1 controller)
         "scipy>=1.11",
         "safetensors>=0.4",
+        "peft>=0.17",  # LoRA adapters for fine-tuning a diffusers image-to-video model (diffusers' PEFT backend)
         "matplotlib>=3.8",
         "tqdm>=4.66",
         "pyyaml>=6",
@@ -61,6 +62,7 @@ setup(
             "hoi-train-keypoints=hoi_videogen.hands.keypoint_net:main",
             "hoi-eval-generator=hoi_videogen.eval:main",
             "hoi-train-generator=hoi_videogen.training.trainer:main",
+            "hoi-finetune-i2v=hoi_videogen.training.i2v_lora:main",
             "hoi-collect-demos=policy.datasets.collect:main",
             "hoi-export-lerobot=policy.datasets.lerobot:main",
             "hoi-train-policy=policy.train:main",

@@ -14,8 +14,8 @@ HANDI's inference recipe:
 Nothing is downloaded: the folder must exist locally (``local_files_only``). :func:`save_tiny_random_svd` writes a
 tiny random-config pipeline of the same classes (for tests and smoke runs).
 
-LoRA fine-tuning with the Hand Refinement Loss needs ``peft``, which is not installed in this environment;
-:func:`lora_available` says so (see the report of issue 5).
+LoRA fine-tuning with the Hand Refinement Loss: :mod:`hoi_videogen.training.i2v_lora` (``hoi-finetune-i2v``) trains
+adapters on HOIClips; ``lora=<folder>`` loads them on top of the base model here.
 """
 from __future__ import annotations
 
@@ -29,22 +29,13 @@ import numpy as np
 
 from hoi2robot.contracts import CameraModel, GeneratedVideo
 
-__all__ = ["I2VConfig", "I2VGenerator", "build_i2v_generator", "lora_available", "paste_background", "prior_mask",
+__all__ = ["I2VConfig", "I2VGenerator", "build_i2v_generator", "paste_background", "prior_mask",
            "save_tiny_random_svd"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 NAME = "diffusers-i2v"
 MASK_SOURCES = ("auto", "tiny", "prior")
-
-
-def lora_available() -> bool:
-    """Whether ``peft`` (needed for LoRA fine-tuning with the HRL) can be imported."""
-    try:
-        import peft  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def prior_mask(height: int, width: int, dataset: str | Path | None = None, task: str | None = None,
@@ -92,6 +83,7 @@ class I2VConfig:
         mask: MA source, one of :data:`MASK_SOURCES` (``auto`` = tiny if it loads, else prior).
         mask_dataset: HOIClip root for the prior mask (None = the fixed ellipse).
         dilate_px: grow the MA by this many pixels before the paste.
+        lora: folder of a LoRA adapter written by ``hoi-finetune-i2v`` (``<out>/lora``), loaded onto the UNet.
         device: torch device.
     """
 
@@ -109,6 +101,7 @@ class I2VConfig:
     mask: str = "auto"
     mask_dataset: str | None = None
     dilate_px: int = 2
+    lora: str | None = None
     device: str = "cpu"
 
     def __post_init__(self) -> None:
@@ -135,6 +128,10 @@ class I2VGenerator:
 
         self.config = config
         self.pipe = StableVideoDiffusionPipeline.from_pretrained(config.path, local_files_only=True)
+        if config.lora:
+            from hoi_videogen.training.i2v_lora import load_lora
+
+            load_lora(self.pipe.unet, config.lora)
         self.pipe.to(config.device)
         self.pipe.set_progress_bar_config(disable=True)
         self._torch = torch
@@ -222,7 +219,7 @@ class I2VGenerator:
         frames[0] = image  # frame 0 is the context frame
         frames = paste_background(frames, image, mask)
         return GeneratedVideo(frames=frames, fps=cfg.fps, ma_mask=mask, instruction=instruction, seed=int(seed),
-                              generator=f"{NAME}:{Path(cfg.path).name}:mask={self.mask_source}")  # fmt: skip
+                              generator=f"{NAME}:{Path(cfg.path).name}{'+lora' if cfg.lora else ''}:mask={self.mask_source}")  # fmt: skip
 
 
 def build_i2v_generator(path: str | None = None, **kwargs: Any) -> I2VGenerator:
