@@ -69,6 +69,11 @@ def paste_background(frames: np.ndarray, context: np.ndarray, ma_mask: np.ndarra
     return np.where(keep[None, :, :, None], frames, context[None]).astype(np.uint8)
 
 
+def _rep(cond: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``cond`` repeated along the batch to match ``x`` (the guided pass doubles the batch)."""
+    return cond if cond.shape[0] == x.shape[0] else cond.repeat(x.shape[0] // cond.shape[0], *([1] * (cond.ndim - 1)))
+
+
 class HOIVideoPipeline(DiffusionPipeline):
     """Frame + instruction -> :class:`GeneratedVideo` (frames T×H×W×3 uint8 and the H×W MA mask)."""
 
@@ -84,11 +89,12 @@ class HOIVideoPipeline(DiffusionPipeline):
         text_max_length: int = 16,
         name: str = "tiny",
         mask_smooth: int = 3,
+        guidance_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.register_modules(vae=vae, ma_denoiser=ma_denoiser, video_denoiser=video_denoiser, scheduler=scheduler)
         self.register_to_config(fps=float(fps), text_max_length=int(text_max_length), name=str(name),
-                                mask_smooth=int(mask_smooth))
+                                mask_smooth=int(mask_smooth), guidance_scale=float(guidance_scale))
         self._text = None
 
     # ------------------------------------------------------------------------------------------------ helpers
@@ -121,6 +127,17 @@ class HOIVideoPipeline(DiffusionPipeline):
         z = z / self.vae.config.scaling_factor + self.vae.config.shift_factor
         return self.vae.decode(z).sample.clamp(-1, 1)
 
+    @staticmethod
+    def _guided(denoise, x, tokens, pooled, scale: float) -> torch.Tensor:
+        """Classifier-free guidance: ``ε_∅ + s·(ε_text − ε_∅)``, the null condition being all-zero text tokens and
+        pooled vector (what training with ``text_dropout`` shows the model); ``s == 1`` is one plain pass."""
+        if scale == 1.0:
+            return denoise(x, tokens, pooled)
+        both = denoise(torch.cat([x, x]), torch.cat([tokens, torch.zeros_like(tokens)]),
+                       torch.cat([pooled, torch.zeros_like(pooled)]))
+        cond, null = both.chunk(2)
+        return null + scale * (cond - null)
+
     def _steps(self, n: int):
         sched = copy.deepcopy(self.scheduler)
         sched.set_timesteps(n, device=self.device)
@@ -128,21 +145,24 @@ class HOIVideoPipeline(DiffusionPipeline):
 
     # ----------------------------------------------------------------------------------------------- sampling
     @torch.no_grad()
-    def sample_mask(self, context_latent, tokens, pooled, num_inference_steps, generator, callback=None):
+    def sample_mask(self, context_latent, tokens, pooled, num_inference_steps, generator, callback=None,
+                    guidance_scale: float = 1.0):
         """Stage 1: the soft MA mask B×1×M×M in [0, 1]."""
         m = self.ma_denoiser.config.mask_size
         x = torch.randn((context_latent.shape[0], 1, m, m), generator=generator, device=self.device)
         sched = self._steps(num_inference_steps)
         x = x * sched.init_noise_sigma
         for i, t in enumerate(sched.timesteps):
-            eps = self.ma_denoiser(x, t, context_latent, tokens, pooled)
+            eps = self._guided(lambda x_, tok, pool: self.ma_denoiser(x_, t, _rep(context_latent, x_), tok, pool),
+                               x, tokens, pooled, guidance_scale)
             x = sched.step(eps, t, x).prev_sample
             if callback:
                 callback(i + 1)
         return ((x.clamp(-1, 1) + 1) / 2).float()
 
     @torch.no_grad()
-    def sample_video_latents(self, context_latent, ma, tokens, pooled, num_inference_steps, generator, callback=None):
+    def sample_video_latents(self, context_latent, ma, tokens, pooled, num_inference_steps, generator, callback=None,
+                             guidance_scale: float = 1.0):
         """Stage 2: video latents B×F×C×h×w."""
         cfg = self.video_denoiser.config
         shape = (context_latent.shape[0], cfg.num_frames, cfg.latent_channels, cfg.latent_size, cfg.latent_size)
@@ -150,7 +170,9 @@ class HOIVideoPipeline(DiffusionPipeline):
         sched = self._steps(num_inference_steps)
         x = x * sched.init_noise_sigma
         for i, t in enumerate(sched.timesteps):
-            eps = self.video_denoiser(x, t, context_latent, ma, tokens, pooled)
+            eps = self._guided(
+                lambda x_, tok, pool: self.video_denoiser(x_, t, _rep(context_latent, x_), _rep(ma, x_), tok, pool),
+                x, tokens, pooled, guidance_scale)
             x = sched.step(eps, t, x).prev_sample
             if callback:
                 callback(i + 1)
@@ -198,6 +220,7 @@ class HOIVideoPipeline(DiffusionPipeline):
         ma_mask: np.ndarray | None = None,
         seed: int = 0,
         progress: Callable[[float], None] | None = None,
+        guidance_scale: float | None = None,
     ) -> GeneratedVideo:
         """Generate a video of a hand doing ``instruction`` in ``image``.
 
@@ -208,6 +231,8 @@ class HOIVideoPipeline(DiffusionPipeline):
             generator: torch RNG for the initial noise (default: seeded with ``seed``).
             ma_mask: an R×R mask in [0, 1] to use instead of sampling stage 1 (e.g. a ground-truth MA).
             progress: called with the fraction done in [0, 1] (may raise to cancel).
+            guidance_scale: classifier-free guidance on the instruction in both stages (None = the pipeline's
+                config value; 1 = none; > 1 needs a model trained with ``text_dropout``).
         """
         image = check_image(image, self.resolution)
         if not isinstance(instruction, str) or not instruction.strip():
@@ -215,6 +240,9 @@ class HOIVideoPipeline(DiffusionPipeline):
         if isinstance(num_inference_steps, bool) or not isinstance(num_inference_steps, int) or num_inference_steps < 1:
             raise ValueError(f"num_inference_steps must be a positive integer, got {num_inference_steps!r}")
         ma_steps = num_inference_steps if ma_inference_steps is None else int(ma_inference_steps)
+        scale = float(self.config.get("guidance_scale", 1.0) if guidance_scale is None else guidance_scale)
+        if not np.isfinite(scale) or scale < 0:
+            raise ValueError(f"guidance_scale must be a finite number >= 0, got {guidance_scale!r}")
         if generator is None:
             generator = torch.Generator(device="cpu").manual_seed(int(seed))
         total = (0 if ma_mask is not None else ma_steps) + num_inference_steps + 1
@@ -224,7 +252,7 @@ class HOIVideoPipeline(DiffusionPipeline):
         ctx = self.encode_frames(frame)
         tokens, pooled = self.encode_text([instruction])
         if ma_mask is None:
-            soft = self.sample_mask(ctx, tokens, pooled, ma_steps, generator, report)
+            soft = self.sample_mask(ctx, tokens, pooled, ma_steps, generator, report, scale)
             mask = self.mask_to_image(soft)
         else:
             mask = np.asarray(ma_mask, np.float32)
@@ -234,7 +262,7 @@ class HOIVideoPipeline(DiffusionPipeline):
         done = 0 if ma_mask is not None else ma_steps
         ma_t = torch.from_numpy(mask)[None, None].to(self.device)
         cb = (lambda i: report(done + i)) if report else None
-        latents = self.sample_video_latents(ctx, ma_t, tokens, pooled, num_inference_steps, generator, cb)[0]
+        latents = self.sample_video_latents(ctx, ma_t, tokens, pooled, num_inference_steps, generator, cb, scale)[0]
         frames = paste_background(self.decode_region(latents, mask), image, mask)
         if report:
             report(total)
@@ -247,10 +275,12 @@ class TinyGenerator:
 
     name = "tiny"
 
-    def __init__(self, pipe: HOIVideoPipeline, num_inference_steps: int = 20, ma_inference_steps: int | None = None):
+    def __init__(self, pipe: HOIVideoPipeline, num_inference_steps: int = 20, ma_inference_steps: int | None = None,
+                 guidance_scale: float | None = None):
         self.pipe = pipe
         self.num_inference_steps = int(num_inference_steps)
         self.ma_inference_steps = ma_inference_steps
+        self.guidance_scale = guidance_scale
 
     @property
     def resolution(self) -> int:
@@ -263,7 +293,8 @@ class TinyGenerator:
                              f"{self.resolution}×{self.resolution}")
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         return self.pipe(image, instruction, num_inference_steps=self.num_inference_steps, generator=gen,
-                         ma_inference_steps=self.ma_inference_steps, seed=int(seed), progress=progress)
+                         ma_inference_steps=self.ma_inference_steps, seed=int(seed), progress=progress,
+                         guidance_scale=self.guidance_scale)
 
 
 def load_pipeline(path: str | os.PathLike, device: str = "cpu") -> HOIVideoPipeline:
@@ -279,7 +310,9 @@ def load_pipeline(path: str | os.PathLike, device: str = "cpu") -> HOIVideoPipel
 
 
 def load_tiny_generator(path: str | None = None, num_inference_steps: int = 20, device: str = "cpu",
-                        ma_inference_steps: int | None = None) -> TinyGenerator:
-    """The shipped ``tiny`` generator (``hoi_videogen/weights/tiny/``), or the pipeline folder at ``path``."""
+                        ma_inference_steps: int | None = None, guidance_scale: float | None = None) -> TinyGenerator:
+    """The shipped ``tiny`` generator (``hoi_videogen/weights/tiny/``), or the pipeline folder at ``path``
+    (``guidance_scale`` None = the value saved with the pipeline)."""
     pipe = load_pipeline(TINY_WEIGHTS if path is None else path, device=device)
-    return TinyGenerator(pipe, num_inference_steps=num_inference_steps, ma_inference_steps=ma_inference_steps)
+    return TinyGenerator(pipe, num_inference_steps=num_inference_steps, ma_inference_steps=ma_inference_steps,
+                         guidance_scale=guidance_scale)

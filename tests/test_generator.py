@@ -72,6 +72,43 @@ def test_pooled_text_reaches_the_video_denoiser(pipe):
     assert not torch.allclose(a, b)
 
 
+def test_classifier_free_guidance_on_the_instruction(pipe, tmp_path):
+    """s = 0 samples the null (no-text) model, so the instruction cannot matter; s = 1 is the plain conditional
+    model; s > 1 moves further along text − null. The scale saved with the pipeline is its default."""
+    kw = dict(num_inference_steps=2, seed=4)
+    a0 = pipe(_image(2), "pick up the red cube", guidance_scale=0.0, **kw)
+    b0 = pipe(_image(2), "push the cube to the goal", guidance_scale=0.0, **kw)
+    np.testing.assert_array_equal(a0.frames, b0.frames)
+    a1 = pipe(_image(2), "pick up the red cube", guidance_scale=1.0, **kw)
+    b1 = pipe(_image(2), "push the cube to the goal", guidance_scale=1.0, **kw)
+    assert not np.array_equal(a1.frames, b1.frames)
+    np.testing.assert_array_equal(pipe(_image(2), "pick up the red cube", **kw).frames, a1.frames)  # default 1
+    a3 = pipe(_image(2), "pick up the red cube", guidance_scale=3.0, **kw)
+    assert not np.array_equal(a3.frames, a1.frames)
+    # the guided ε is null + s·(cond − null), computed in one doubled batch
+    tokens, pooled = pipe.encode_text(["pick up the red cube"])
+    x, ctx = torch.randn(1, 1, 8, 8), torch.randn(1, 4, 8, 8)
+    t = torch.tensor([300])
+    with torch.no_grad():
+        cond = pipe.ma_denoiser(x, t, ctx, tokens, pooled)
+        null = pipe.ma_denoiser(x, t, ctx, torch.zeros_like(tokens), torch.zeros_like(pooled))
+        from hoi_videogen.pipeline import _rep
+
+        guided = pipe._guided(lambda x_, tok, pool: pipe.ma_denoiser(x_, t, _rep(ctx, x_), tok, pool), x, tokens,
+                              pooled, 2.5)
+    torch.testing.assert_close(guided, null + 2.5 * (cond - null), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="guidance_scale"):
+        pipe(_image(2), "pick up the red cube", guidance_scale=float("nan"), **kw)
+    pipe.register_to_config(guidance_scale=3.0)
+    try:
+        pipe.save_pretrained(tmp_path / "g")
+        loaded = load_tiny_generator(str(tmp_path / "g"), num_inference_steps=2)
+        assert loaded.pipe.config.guidance_scale == 3.0
+        np.testing.assert_array_equal(loaded.generate(_image(2), "pick up the red cube", seed=4).frames, a3.frames)
+    finally:
+        pipe.register_to_config(guidance_scale=1.0)
+
+
 def test_background_paste_is_bit_exact(pipe):
     image = _image(3)
     mask = np.zeros((RES, RES), np.float32)
@@ -217,6 +254,22 @@ def test_train_export_and_resume_after_interrupt(dataset, tmp_path):
     # a checkpoint of another generator config is refused, not silently mixed
     with pytest.raises(ValueError, match="another generator config"):
         train({**TINY, "num_frames": 8}, _train_cfg(split, data=str(dataset)))
+
+
+def test_text_dropout_replaces_some_instructions_with_the_null_condition(dataset, tmp_path):
+    from hoi_videogen.training.trainer import ClipBank, GeneratorTrainer, TrainConfig
+
+    bank = ClipBank(dataset, RES, T, max_clips=4)
+    for p, expect in ((0.0, (0, 0)), (0.5, (16, 48))):
+        tr = GeneratorTrainer(GeneratorConfig.from_dict(TINY), TrainConfig.from_dict(
+            _train_cfg(tmp_path / str(p), data=str(dataset), stages=["ma"], text_dropout=p)), bank)
+        tr._load_data()
+        tok, pooled = tr._texts(list(range(4)) * 16)
+        null = (pooled.abs().sum(-1) == 0) & (tok.abs().sum((-1, -2)) == 0)
+        assert expect[0] <= int(null.sum()) <= expect[1], (p, int(null.sum()))
+        assert (pooled[~null].norm(dim=-1) > 0.99).all()  # kept instructions are untouched (L2-normalized)
+    with pytest.raises(ValueError, match="text_dropout"):
+        TrainConfig.from_dict(_train_cfg(tmp_path, text_dropout=1.0))
 
 
 def test_train_config_errors(tmp_path):

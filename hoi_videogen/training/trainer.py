@@ -64,6 +64,8 @@ class TrainConfig:
     hrl_warmup: int = 500  # stage-2 steps before the HRL switches on
     hrl_frames: int = 4  # frames per clip decoded for the HRL (random ones)
     keypoint_net: str | None = None  # Υ weights folder; None = the shipped one
+    text_dropout: float = 0.0  # P(instruction -> the null (all-zero) text condition) in stages ma/video, for CFG
+    guidance_scale: float = 1.0  # classifier-free guidance saved with the exported pipeline (> 1 needs text_dropout)
     log_every: int = 10
     ckpt_every: int = 100
     sample_every: int = 500  # 0 = never
@@ -89,6 +91,9 @@ class TrainConfig:
                 raise ValueError(f"train: steps/batch_size/lr of stage {s!r} must be positive")
         if self.ckpt_every < 1 or self.log_every < 1:
             raise ValueError("train: ckpt_every and log_every must be >= 1")
+        if not 0.0 <= self.text_dropout < 1.0 or self.guidance_scale < 0:
+            raise ValueError(f"train: text_dropout must be in [0, 1) and guidance_scale >= 0, got {self.text_dropout}, "
+                             f"{self.guidance_scale}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
@@ -303,6 +308,9 @@ class GeneratorTrainer:
         texts = [self.bank.texts[i][int(c) % len(self.bank.texts[i])] for i, c in zip(idx, choice)]
         tok = torch.stack([self.text[t][0] for t in texts])
         pooled = torch.stack([self.text[t][1] for t in texts])
+        if self.tcfg.text_dropout > 0:  # classifier-free guidance: sometimes no text at all (zeros)
+            keep = (torch.rand(len(idx), generator=self.g) >= self.tcfg.text_dropout).float()
+            tok, pooled = tok * keep[:, None, None], pooled * keep[:, None]
         return tok, pooled
 
     # ------------------------------------------------------------------------------------------- step losses
@@ -520,7 +528,8 @@ class GeneratorTrainer:
 
         sched = make_scheduler(self.gcfg.num_train_timesteps, self.gcfg.beta_schedule)
         return HOIVideoPipeline(self.vae, self.ma, self.video, sched, fps=self.gcfg.fps,
-                                text_max_length=self.gcfg.text_max_length, name=self.gcfg.name)
+                                text_max_length=self.gcfg.text_max_length, name=self.gcfg.name,
+                                guidance_scale=self.tcfg.guidance_scale)
 
     def export(self, folder: str | Path) -> Path:
         """save_pretrained the pipeline with the EMA weights of the stage in progress (if any)."""
