@@ -90,3 +90,14 @@ def hand_model_path() -> Path:
         return verify_bundle(path)
     except ValueError:
         return _fetch_or_fail("the MediaPipe hand model", build_hand_landmarker_bundle)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one thread for a module (tests run two at a time on two cores), restored afterwards."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

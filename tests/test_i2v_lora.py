@@ -14,12 +14,7 @@ from hoi_videogen.training.i2v_lora import I2VLoRATrainer, LoRAConfig, add_lora,
 RES, T = 32, 4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

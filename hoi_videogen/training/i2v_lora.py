@@ -22,7 +22,6 @@ command resumes; SIGINT/SIGTERM write one before exiting), ``losses.csv`` + ``lo
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -279,34 +278,9 @@ class I2VLoRATrainer:
         return True
 
     def _write_curves(self) -> None:
-        if not self.history:
-            return
-        keys = list(dict.fromkeys(k for row in self.history for k in row))
-        with open(self.out / ".losses.csv.tmp", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(self.history)
-        os.replace(self.out / ".losses.csv.tmp", self.out / "losses.csv")
-        try:
-            import matplotlib
+        from hoi_videogen.training.curves import write_curves
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            fig, ax = plt.subplots(figsize=(5, 3.2))
-            for k in ("loss", "noise", "hrl"):
-                ys = [r.get(k, np.nan) for r in self.history]
-                if not np.all(np.isnan(ys)):
-                    ax.plot([r["step"] for r in self.history], ys, label=k)
-            ax.set_xlabel("step")
-            ax.set_yscale("log")
-            ax.set_title("LoRA fine-tuning")
-            ax.legend(fontsize=7)
-            fig.tight_layout()
-            fig.savefig(self.out / "losses.png", dpi=90)
-            plt.close(fig)
-        except Exception as exc:  # a plot must never stop training
-            print(f"[finetune_i2v] could not plot losses: {exc}")
+        write_curves(self.history, self.out, title="LoRA fine-tuning")
 
     # ---------------------------------------------------------------------------------------------- training
     def _on_signal(self, signum, frame) -> None:  # noqa: ARG002

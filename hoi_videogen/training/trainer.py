@@ -12,7 +12,6 @@ weights, via ``save_pretrained``) and ``train_info.json`` (timings, sizes, confi
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -446,38 +445,9 @@ class GeneratorTrainer:
 
     # ----------------------------------------------------------------------------------------------- logging
     def _write_curves(self) -> None:
-        if not self.history:
-            return
-        keys = list(dict.fromkeys(k for row in self.history for k in row))
-        tmp = self.out / ".losses.csv.tmp"
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=keys)
-            w.writeheader()
-            w.writerows(self.history)
-        os.replace(tmp, self.out / "losses.csv")
-        try:
-            import matplotlib
+        from hoi_videogen.training.curves import write_curves
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            stages = [s for s in STAGES if any(r["stage"] == s for r in self.history)]
-            fig, axes = plt.subplots(1, len(stages), figsize=(4.5 * len(stages), 3.2), squeeze=False)
-            for ax, s in zip(axes[0], stages):
-                rows = [r for r in self.history if r["stage"] == s]
-                for k in ("loss", "noise", "recon", "miou", "hrl"):
-                    ys = [r.get(k) for r in rows]
-                    if any(y is not None and y != "" for y in ys):
-                        ax.plot([r["step"] for r in rows], [np.nan if y in (None, "") else y for y in ys], label=k)
-                ax.set_title(f"stage {s}")
-                ax.set_xlabel("step")
-                ax.set_yscale("log")
-                ax.legend(fontsize=7)
-            fig.tight_layout()
-            fig.savefig(self.out / "losses.png", dpi=90)
-            plt.close(fig)
-        except Exception as exc:  # a plot must never stop training
-            print(f"[train] could not plot losses: {exc}")
+        write_curves(self.history, self.out, panel_key="stage", panels=STAGES, title="stage ")
 
     @torch.no_grad()
     def write_samples(self, stage: str) -> None:
