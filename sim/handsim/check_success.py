@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from sim.handsim.engine import EngineConfig, demo_rng, get_scene
+from sim.handsim.engine import EngineConfig, choose_side, demo_rng, get_scene
 from sim.handsim.demos import Player, plan_demo
 
 TASKS = ("Lift", "Stack", "PickPlaceCan", "Push")
@@ -22,7 +22,7 @@ def run_demo(task: str, seed: int, config: EngineConfig = EngineConfig(), on_tic
     scene = get_scene(task)
     rng = demo_rng(task, seed)
     scene.reset(seed)
-    side = "right" if rng.random() < config.right_hand_prob else "left"
+    side = choose_side(task, rng, config, scene)
     rng.choice(config.skin_tones), rng.choice(config.sleeves)  # keep the stream aligned with make_clip
     rng.uniform(*config.light_gain), rng.uniform(*config.ambient)
     rng.uniform(-config.light_tilt, config.light_tilt, 3), rng.uniform(*config.surface_tint, 3)

@@ -21,7 +21,8 @@ midline, so the arm enters from the image bottom instead of covering the hand.
 
 Pushing is closed-loop (``Segment.follow``, :meth:`Player._follow`): a cupped hand, fingers together, stays behind
 the cube on the cube→target line (re-aimed every control step from the cube's pose and the measured fingertips),
-slows down near the target, stops once the cube is well inside the disc, then lifts straight up.
+slows down near the target, steers a cube that drifts sideways back onto its line (pure pursuit), stops once the
+cube centre is within ``goal_tol`` of the disc centre (or really overshot), then lifts straight up.
 """
 from __future__ import annotations
 
@@ -51,6 +52,10 @@ TABLE_CLEARANCE = 0.006  # m: lowest finger keypoint above the surface while gra
 PUSH_PRESS = 0.02  # m: closed-loop push: fingertip target this far inside the contact spot
 PUSH_SLOWDOWN = 0.05  # m: closed-loop push: the hand slows down within this distance of the goal
 PUSH_LEAD = 0.03  # m: closed-loop push: the command runs at most this far ahead of the fingertips
+PUSH_LOOKAHEAD = 0.025  # m: closed-loop push: steer the object at the point this far ahead of it on the initial
+#   object→goal line (pure pursuit: sideways drift is corrected early, while there is room), the goal itself last
+PUSH_OVERSHOOT = 0.005  # m: closed-loop push: the object went this far past the goal along the push: stop (the
+#   hand only pushes forward; pushing it back would mean walking round it)
 # Grasp type per pick-and-place task. PickPlaceCan used a power grasp, but from the egoview a hand wrapped round
 # the can is a fist seen from the back, which MediaPipe rarely finds; a top pinch near the can's rim keeps the
 # fingers apart and visible (the weld holds the can either way).
@@ -304,7 +309,7 @@ class Player:
     """Plays a :class:`Plan` in a scene, calling ``on_tick(t)`` after every control step.
 
     Attributes after :meth:`run`: ``max_object_step`` (m, the largest displacement of any object in one physics
-    step), ``engaged_at`` (s or None).
+    step), ``engaged_at`` (s or None), ``push_stopped`` (push: "goal", "overshoot" or None if time ran out).
     """
 
     def __init__(self, scene, side: str, plan: Plan):
@@ -316,6 +321,7 @@ class Player:
         self.max_object_step = 0.0
         self.engaged_at: float | None = None
         self._push_dir: np.ndarray | None = None  # closed-loop push: the object→goal direction at its start
+        self.push_stopped: str | None = None  # closed-loop push: why it stopped ("goal", "overshoot"), None = not yet
 
     def wrist_for(self, gp: np.ndarray, quat: np.ndarray) -> np.ndarray:
         return gp - _R(quat) @ self.plan.offset
@@ -404,11 +410,14 @@ class Player:
         """One control step of the closed-loop push.
 
         The pushing fingertips (index/middle tip keypoints, measured: the wrist bends, so the plan's offset is only
-        nominal) are steered to ``PUSH_PRESS`` inside the spot ``standoff`` behind the object on the object→goal
-        line; the command runs at most ``PUSH_LEAD`` ahead of the fingertips (the hand is a spring: no wind-up) and
-        moves at most ``push_speed`` (less within ``PUSH_SLOWDOWN`` of the goal); the palm turns to face along the
-        line. Holds once the object is within ``goal_tol`` of the goal or has gone past it (along the initial
-        object→goal direction).
+        nominal) are steered to ``PUSH_PRESS`` inside the spot ``standoff`` behind the object on the line from the
+        object to its aim point (:data:`PUSH_LOOKAHEAD` ahead on the initial object→goal line, the goal itself at
+        the end); the command runs at most ``PUSH_LEAD`` ahead of the fingertips (the hand is a spring: no wind-up)
+        and moves at most ``push_speed`` (less within ``PUSH_SLOWDOWN`` of the goal); the palm turns to face along
+        that line, so a cube that drifted sideways is pushed back onto the line to the goal. Stops for good (holds)
+        once the object centre is within ``goal_tol`` of the goal (the true distance, not the distance along the
+        line) or has really overshot: gone more than :data:`PUSH_OVERSHOOT` past the goal along the initial
+        object→goal direction.
         """
         p, d = self.plan, self.scene.data
         obj = d.xpos[self.scene.obj_body[p.obj]]
@@ -416,9 +425,13 @@ class Player:
         dist = float(np.linalg.norm(e))
         if self._push_dir is None:
             self._push_dir = e / dist
-        if dist < p.goal_tol or e @ self._push_dir < p.goal_tol:  # there, or (a flicked cube) past it: stop
+        if self.push_stopped is None and (dist < p.goal_tol or e @ self._push_dir < -PUSH_OVERSHOOT):
+            self.push_stopped = "goal" if dist < p.goal_tol else "overshoot"
+        if self.push_stopped is not None:
             return gp, q
-        u = np.array([*(e / dist), 0.0])
+        along = float(e @ self._push_dir)  # still to go along the initial line
+        aim = e if along <= PUSH_LOOKAHEAD else e - (along - PUSH_LOOKAHEAD) * self._push_dir
+        u = np.array([*(aim / np.linalg.norm(aim)), 0.0])
         tips = self.hand.keypoints(d)[[8, 12]].mean(axis=0)
         want = obj - u * (p.standoff - min(PUSH_PRESS, dist))
         lead = gp + (want - tips) - tips
