@@ -22,7 +22,7 @@ from hoi_videogen.hands import (
     default_model_path,
 )
 from hoi_videogen.hands.model_bundle import BUNDLE_MEMBERS
-from hoi_videogen.hands.tracker import _empty_arrays, fill_frame, zoom_crops
+from hoi_videogen.hands.tracker import PAD_GREY, _empty_arrays, fill_frame, pad_frame, zoom_crops
 
 pytestmark = pytest.mark.xdist_group("mediapipe")  # one worker: fetch once, models load once
 REPO = Path(__file__).resolve().parents[1]
@@ -278,3 +278,80 @@ def test_zoom_search_finds_a_small_hand_at_its_true_place(hand_model_path, hand_
     assert abs(found.keypoints_depth[0, 0]).max() > 0
     assert video.valid[:, 0].all()  # VIDEO mode falls back to the zoom search on every frame it misses
     np.testing.assert_allclose(video.keypoints_2d[:, 0], np.broadcast_to(expected, (4, 21, 2)), atol=6.0)
+
+
+def test_zoom_crops_may_reach_past_the_border_by_pad():
+    crops = zoom_crops(320, 240, 3, 0.5, centre=np.array([310.0, 5.0]), pad=30)
+    assert crops[0] == (230, -30, 120, 120)  # centred on the last hand, clamped to 30 px past the border
+    xs, ys = sorted({c[0] for c in crops[1:]}), sorted({c[1] for c in crops[1:]})
+    assert xs == [-30, 100, 230] and ys == [-30, 60, 150]  # the outer crops sit 30 px out
+
+
+def test_pad_frame_modes():
+    frame = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    assert pad_frame(frame, 0, "constant") is frame
+    grey = pad_frame(frame, 2, "constant")
+    assert grey.shape == (6, 7, 3) and (grey[:2] == PAD_GREY).all() and (grey[2:4, 2:5] == frame).all()
+    edge = pad_frame(frame, 2, "edge")
+    assert (edge[0, 0] == frame[0, 0]).all() and (edge[-1, -1] == frame[-1, -1]).all()
+    with pytest.raises(ValueError, match="mode"):
+        pad_frame(frame, 1, "wrap")
+    for bad in ({"zoom_pad": 0.5}, {"zoom_pad": -0.1}, {"zoom_pad_mode": "wrap"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            HandTrackerConfig(**bad)
+
+
+def test_zoom_pad_finds_a_small_hand_cut_by_the_image_border(hand_model_path, hand_photos):
+    """A small hand 40% past the right border: crops that stop at the border miss it; crops reaching past it onto
+    grey padding find it, with landmarks at their true place (the ones outside the image included)."""
+    wide, photo, scale = _small_hand(hand_photos, frac=0.15, at=(0, 300))
+    width = int(round(photo.shape[1] * scale))
+    x = 640 - int(width * 0.6)
+    frame = np.full((640, 640, 3), 128, np.uint8)
+    frame[:, x:] = wide[:, : 640 - x]  # the hand's left 60% at the right border
+    with HandTracker(model_path=str(hand_model_path), zoom_pad=0.0) as plain:
+        assert not plain.detect(frame).valid.any()  # the case zoom_pad is for
+        ref = plain.detect(photo)
+    with HandTracker(model_path=str(hand_model_path), zoom_pad=0.25, zoom_pad_mode="constant") as padded:
+        found = padded.detect(frame)
+        hands = [padded.detect(image) for image in _hand_free_images().values()]
+    assert found.valid[0].sum() == 1
+    slot = int(np.argmax(found.valid[0]))
+    expected = ref.keypoints_2d[0, 0] * scale + (x, 300)
+    assert np.linalg.norm(found.keypoints_2d[0, slot] - expected, axis=-1).mean() < 12.0  # hand ~96 px across
+    assert found.keypoints_2d[0, slot, :, 0].max() > 640  # landmarks past the border are kept, not clipped
+    assert not any(h.valid.any() for h in hands)  # still no hand in hand-free images
+
+
+def test_zoom_backward_centres_a_crop_on_the_next_hand(hand_model_path, monkeypatch):
+    """Frames 0-2 have no hand, 3-4 do (a hand entering the view): the backward pass gives frames 1 and 2 (within
+    zoom_memory = 2 of a hand) one crop centred on the later hand, latest first; frame 0 is too far back."""
+    from types import SimpleNamespace as NS
+
+    point = NS(x=0.75, y=0.5, z=0.0)
+    hand = NS(handedness=[[NS(category_name="Right", score=0.9)]], hand_landmarks=[[point] * 21],
+              hand_world_landmarks=[[point] * 21])  # fmt: skip
+    none = NS(handedness=[], hand_landmarks=[], hand_world_landmarks=[])
+
+    class FakeVideo:
+        def detect_for_video(self, image, stamp):
+            return hand if stamp >= 300 else none
+
+        def close(self):
+            pass
+
+    calls = []
+
+    def fake_search(self, frame, arrays, t, centre, grid=True):
+        calls.append((t, None if centre is None else tuple(np.round(centre, 3)), grid))
+
+    monkeypatch.setattr(HandTracker, "_create", lambda self, mode: FakeVideo())
+    monkeypatch.setattr(HandTracker, "_zoom_search", fake_search)
+    frames = np.zeros((5, 40, 80, 3), np.uint8)
+    for backward in (False, True):
+        calls.clear()
+        with HandTracker(model_path=str(hand_model_path), zoom_memory=2, zoom_backward=backward) as tr:
+            track = tr.track(frames, fps=10.0)
+        assert track.valid[:, 1].tolist() == [False, False, False, True, True]
+        forward = [(0, None, True), (1, None, True), (2, None, True)]
+        assert calls == (forward + [(2, (60.0, 20.0), False), (1, (60.0, 20.0), False)] if backward else forward)

@@ -23,6 +23,8 @@ from hoi_videogen.hands.model_bundle import default_model_path
 __all__ = ["HandModelNotFoundError", "HandTracker", "HandTrackerConfig"]
 
 SOURCE = "mediapipe"
+PAD_MODES = ("constant", "edge", "reflect")
+PAD_GREY = 128
 
 
 class HandModelNotFoundError(FileNotFoundError):
@@ -50,6 +52,16 @@ class HandTrackerConfig:
             missed; a crop magnifies it. 0 = off.
         zoom_crop: crop side as a fraction of the frame's shorter side, in (0, 1).
         zoom_memory: how many frames back a hand seen gives the first crop's centre.
+        zoom_backward: after the forward pass, frames still without a hand that lie at most ``zoom_memory`` frames
+            before one with a hand get one more crop, centred on that later hand (latest frames first, so a hand
+            found this way centres the crop of the frame before it). Finds a hand entering the view, which has
+            no earlier detection to centre a crop on.
+        zoom_pad: how far zoom crops may reach past the image border, as a fraction of the crop side, in [0, 0.5);
+            the part outside is filled per ``zoom_pad_mode``. A hand cut by the image border then no longer sits at
+            the border of what MediaPipe sees (the crop around the last hand stays centred on it, the grid's outer
+            crops move outwards); its landmarks may lie outside the image. 0 = crops stay inside the image.
+        zoom_pad_mode: fill of the padded part: "constant" (mid grey 128), "edge" (replicate the border pixels) or
+            "reflect" (mirror the image at its border).
     """
 
     model_path: str | None = None
@@ -60,6 +72,9 @@ class HandTrackerConfig:
     zoom_grid: int = 3
     zoom_crop: float = 0.625
     zoom_memory: int = 4
+    zoom_backward: bool = True
+    zoom_pad: float = 0.25
+    zoom_pad_mode: str = "edge"
 
     def __post_init__(self) -> None:
         if self.num_hands not in (1, 2) or isinstance(self.num_hands, bool):
@@ -74,6 +89,12 @@ class HandTrackerConfig:
                 raise ValueError(f"HandTrackerConfig.{name} must be an integer in [0, 8], got {value!r}")
         if isinstance(self.zoom_crop, bool) or not isinstance(self.zoom_crop, (int, float)) or not 0.0 < self.zoom_crop < 1.0:
             raise ValueError(f"HandTrackerConfig.zoom_crop must be in (0, 1), got {self.zoom_crop!r}")
+        if isinstance(self.zoom_pad, bool) or not isinstance(self.zoom_pad, (int, float)) or not 0.0 <= self.zoom_pad < 0.5:
+            raise ValueError(f"HandTrackerConfig.zoom_pad must be in [0, 0.5), got {self.zoom_pad!r}")
+        if not isinstance(self.zoom_backward, bool):
+            raise ValueError(f"HandTrackerConfig.zoom_backward must be true or false, got {self.zoom_backward!r}")
+        if self.zoom_pad_mode not in PAD_MODES:
+            raise ValueError(f"HandTrackerConfig.zoom_pad_mode must be one of {PAD_MODES}, got {self.zoom_pad_mode!r}")
 
     def resolved_model_path(self) -> Path:
         """The model file this config points at (not checked for existence)."""
@@ -138,20 +159,38 @@ def fill_frame(
         arrays["valid"][t, slot] = True
 
 
-def zoom_crops(width: int, height: int, grid: int, frac: float, centre: np.ndarray | None = None):
+def zoom_crops(
+    width: int, height: int, grid: int, frac: float, centre: np.ndarray | None = None, pad: int = 0
+) -> list[tuple[int, int, int, int]]:
     """Square crops ``(x0, y0, side, side)`` of a ``width`` × ``height`` frame for the zoom search: one centred on
-    ``centre`` (pixels; clamped into the frame) if given, then a ``grid`` × ``grid`` grid of overlapping crops
-    covering the frame (side = ``frac`` × the shorter side)."""
+    ``centre`` (pixels; clamped into the allowed range) if given, then a ``grid`` × ``grid`` grid of overlapping
+    crops covering the frame (side = ``frac`` × the shorter side). ``pad`` = pixels a crop may reach past each image
+    border (so ``x0`` may be negative); the outer grid crops sit that far out."""
     side = max(int(round(frac * min(width, height))), 1)
+    pad = max(int(pad), 0)
+    lo, hi_x, hi_y = -pad, width - side + pad, height - side + pad
     out = []
     if centre is not None:
         cx, cy = (int(round(v - side / 2)) for v in centre)
-        out.append((min(max(cx, 0), width - side), min(max(cy, 0), height - side), side, side))
+        out.append((min(max(cx, lo), hi_x), min(max(cy, lo), hi_y), side, side))
     if grid > 0:
-        xs = np.linspace(0, width - side, grid).round().astype(int)
-        ys = np.linspace(0, height - side, grid).round().astype(int)
+        xs = np.linspace(lo, hi_x, grid).round().astype(int)
+        ys = np.linspace(lo, hi_y, grid).round().astype(int)
         out += [(int(x), int(y), side, side) for y in ys for x in xs]
     return out
+
+
+def pad_frame(frame: np.ndarray, pad: int, mode: str) -> np.ndarray:
+    """``frame`` (H×W×3) with ``pad`` pixels added on every side, filled per ``mode`` (see ``PAD_MODES``;
+    "constant" = grey ``PAD_GREY``; "reflect" repeats the mirror when ``pad`` exceeds the image)."""
+    if pad <= 0:
+        return frame
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad_frame: mode must be one of {PAD_MODES}, got {mode!r}")
+    widths = ((pad, pad), (pad, pad), (0, 0))
+    if mode == "constant":
+        return np.pad(frame, widths, mode="constant", constant_values=PAD_GREY)
+    return np.pad(frame, widths, mode=mode)
 
 
 class HandTracker:
@@ -219,6 +258,13 @@ class HandTracker:
                     seen_at, seen = t, arrays["keypoints_2d"][t][arrays["valid"][t]].reshape(-1, 2).mean(axis=0)
         finally:
             landmarker.close()
+        if self.config.zoom_backward and self.config.zoom_grid > 0:
+            seen_at, seen = len(frames), None
+            for t in range(len(frames) - 1, -1, -1):
+                if not arrays["valid"][t].any() and seen is not None and seen_at - t <= self.config.zoom_memory:
+                    self._zoom_search(frames[t], arrays, t, seen, grid=False)
+                if arrays["valid"][t].any():
+                    seen_at, seen = t, arrays["keypoints_2d"][t][arrays["valid"][t]].reshape(-1, 2).mean(axis=0)
         return HandTrack(**arrays, fps=float(fps), image_size=(width, height), source=SOURCE)
 
     def close(self) -> None:
@@ -235,7 +281,9 @@ class HandTracker:
         self.close()
 
     # ---------------------------------------------------------------------------------------------- internals
-    def _zoom_search(self, frame: np.ndarray, arrays: dict[str, np.ndarray], t: int, centre: np.ndarray | None) -> None:
+    def _zoom_search(
+        self, frame: np.ndarray, arrays: dict[str, np.ndarray], t: int, centre: np.ndarray | None, grid: bool = True
+    ) -> None:
         """Look for hands in magnified crops of a frame where none was found (see ``HandTrackerConfig.zoom_grid``).
 
         The crop around ``centre`` (the last hand seen) is tried alone first; if it finds nothing, every grid crop
@@ -248,12 +296,16 @@ class HandTracker:
         if self._image_landmarker is None:
             self._image_landmarker = self._create("IMAGE")
         height, width = frame.shape[:2]
-        passes = [zoom_crops(width, height, 0, c.zoom_crop, centre)] if centre is not None else []
-        passes.append(zoom_crops(width, height, c.zoom_grid, c.zoom_crop))
+        pad = int(round(c.zoom_pad * max(int(round(c.zoom_crop * min(width, height))), 1)))
+        padded = pad_frame(frame, pad, c.zoom_pad_mode)
+        passes = [zoom_crops(width, height, 0, c.zoom_crop, centre, pad)] if centre is not None else []
+        if grid:
+            passes.append(zoom_crops(width, height, c.zoom_grid, c.zoom_crop, pad=pad))
         for crops in passes:
             found = []  # (margin, crop, single-hand result)
             for x0, y0, cw, ch in crops:
-                result = self._image_landmarker.detect(self._mp_image(frame[y0 : y0 + ch, x0 : x0 + cw]))
+                px0, py0 = x0 + pad, y0 + pad  # the crop in the padded frame
+                result = self._image_landmarker.detect(self._mp_image(padded[py0 : py0 + ch, px0 : px0 + cw]))
                 for i in range(len(result.handedness)):
                     lm = np.array([(p.x, p.y) for p in result.hand_landmarks[i]])
                     margin = float(min(lm.min(), 1.0 - lm.max()))  # distance to the crop border, crop units
