@@ -78,6 +78,62 @@ def test_short_closures_dropped_and_no_grasp_without_aperture_change():
     assert not has_grasp and np.all(cmd == cfg.no_grasp_command)
 
 
+def test_closure_needs_an_open_hand_before_it():
+    from policy.retarget.gripper import require_open_before
+
+    a = np.array([0.1, 0.1, 0.2, 0.9, 0.9, 0.9, 0.1, 0.1, 0.1, 0.9, 0.9])  # enters closed, opens, closes, opens
+    cmd = hysteresis(a, 0.4, 0.6)
+    np.testing.assert_array_equal(cmd, [1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0])
+    out = require_open_before(cmd, a, 0.6, 2)
+    np.testing.assert_array_equal(out, [0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0])  # the entry closure was no grasp
+    np.testing.assert_array_equal(require_open_before(cmd, a, 0.6, 4), np.zeros(11))  # only 3 open frames
+    a_nan = a.copy()
+    a_nan[3:5] = np.nan  # unseen frames do not count as open
+    np.testing.assert_array_equal(require_open_before(cmd, a_nan, 0.6, 2), np.zeros(11))
+    # a hand that enters closed and never closes again has no grasp: the push command (closed fingers) throughout
+    cfg = RetargetConfig().gripper
+    ap = np.concatenate([np.full(8, 0.02), np.full(12, 0.08)])  # MediaPipe reads pushing fingers as a closing
+    cmd, has_grasp, _ = gripper_from_aperture(ap, np.arange(20) * 0.25, cfg)
+    assert not has_grasp and np.all(cmd == cfg.no_grasp_command)
+
+
+def _table_with_box_depth(cam: CameraModel, table_z: float, box_lo, box_hi, box_top: float) -> np.ndarray:
+    """Analytic z-depth image of the table plane with a box's top face (sides ignored) seen by ``cam``."""
+    H, W = cam.height, cam.width
+    v, u = np.mgrid[0:H, 0:W]
+    rays = np.linalg.solve(cam.K, np.stack([u.ravel(), v.ravel(), np.ones(H * W)])).T @ cam.base_T_cam[:3, :3].T
+    o = cam.base_T_cam[:3, 3]
+    s = (table_z - o[2]) / rays[:, 2]
+    s_top = (box_top - o[2]) / rays[:, 2]
+    hit = o + s_top[:, None] * rays
+    on_box = np.all((hit[:, :2] >= box_lo) & (hit[:, :2] <= box_hi), axis=1)
+    s = np.where(on_box, s_top, s)
+    return s.reshape(H, W).astype(np.float32)  # camera z = 1 per unit ray: s is the z-depth
+
+
+def test_release_depth_from_the_support_under_it_and_closures_need_an_object():
+    cam = look_down_camera()
+    table_z, top = -0.1, -0.05
+    depth = _table_with_box_depth(cam, table_z, (0.53, 0.03), (0.57, 0.07), top)
+    rt = Retargeter(load_config("default").replace(lift={"table_z": table_z}))
+    pick = np.array([0.45, -0.1, table_z + 0.02])  # grasp point 2 cm above the table at the pick
+    place = np.array([0.55, 0.05, top + 0.02])  # ...put down on the box: 2 cm above its top
+    uv = cam.project(place[None])[0][0]
+    z = rt._support_depth(cam, depth, uv, pick)
+    np.testing.assert_allclose(cam.unproject(uv[None], np.array([z]))[0], place, atol=0.01)
+    # the surface seen at the pixel itself is not the release point (here the box top, 2 cm below it)
+    z_pix = depth[int(round(uv[1])), int(round(uv[0]))]
+    assert np.linalg.norm(cam.unproject(uv[None], np.array([z_pix]))[0] - place) > 0.015
+    # a closure counts only when the hand closes over an object (the box), not over the bare table
+    T = 6
+    grip = np.array([0, 0, 1, 1, 1, 0], float)
+    valid = np.ones(T, bool)
+    for point, kept in ((np.array([0.55, 0.05, top + 0.02]), True), (pick, False)):
+        gp_cam = np.repeat(((point - cam.base_T_cam[:3, 3]) @ cam.base_T_cam[:3, :3])[None], T, axis=0)
+        out = rt._keep_object_contacts(grip, gp_cam, valid, cam, depth)
+        np.testing.assert_array_equal(out, grip if kept else np.zeros(T))
+
+
 # ---------------------------------------------------------------------------------------------- gaps, outliers
 def test_gap_filling_interpolates_inside_and_holds_at_the_ends():
     x = np.array([[0.0], [9.0], [2.0], [9.0], [9.0], [5.0], [9.0]])
@@ -343,6 +399,28 @@ def test_finger_collision_and_object_aware_config():
         ObjectAwareConfig(snap_radius=-1.0)
     with pytest.raises(ValueError, match="unknown"):
         ObjectAwareConfig.from_dict({"snap": 0.05})
+
+
+def test_objects_section_of_the_retarget_config():
+    from policy.retarget.config import ObjectAwareConfig
+    from policy.retarget.execute import _objects_config
+
+    cfg = load_config("default")
+    assert isinstance(cfg.objects, ObjectAwareConfig) and cfg.objects.enabled
+    assert cfg.objects == ObjectAwareConfig()  # the YAML spells out the documented defaults
+    c2 = cfg.replace(objects={"snap_radius": 0.05, "enabled": False})
+    assert c2.objects.snap_radius == 0.05 and not c2.objects.enabled and c2.lift == cfg.lift
+    with pytest.raises(ValueError, match="RetargetConfig.objects.snap_radius"):
+        cfg.replace(objects={"snap_radius": -1.0})
+    with pytest.raises(ValueError, match="RetargetConfig.objects.regrasp_steps"):
+        cfg.replace(objects={"regrasp_steps": 2.5})
+    with pytest.raises(ValueError, match="RetargetConfig.objects: unknown"):
+        RetargetConfig.from_dict({"objects": {"snap": 0.05}})
+    # execute_ee_trajectory takes the section, the whole config or True (the default config's section)
+    assert _objects_config(c2) is c2.objects and _objects_config(c2.objects) is c2.objects
+    assert _objects_config(True) == cfg.objects
+    with pytest.raises(TypeError, match="objects="):
+        _objects_config("yes")
 
 
 # ------------------------------------------------------------------------------------- GT demos executed in sim

@@ -10,8 +10,9 @@ tracks the rendered video and the retargeter lifts it twice — with the context
 * ``median_contact_cm``: median over the contact frames (the first three frames of each grasp / the frame before each
   release; for pushes the lowest fifth of the frames).
 
-Latency: MediaPipe tracking + retargeting of a 16-frame clip (``make_clip(..., num_frames=16)``), after one warm-up,
-median over clips; 1 torch/OpenMP thread. Prints a table and writes ``bench/results/retarget.json``.
+Latency: MediaPipe tracking + retargeting (with the context depth) of a 16-frame clip (``make_clip(...,
+num_frames=16)``), after one warm-up, median over clips, for each of :data:`TRACKER_VARIANTS`; 1 torch/OpenMP
+thread. Prints the tables and writes ``bench/results/retarget.json``.
 """
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["main", "grasp_errors"]
+__all__ = ["main", "grasp_errors", "TRACKER_VARIANTS"]
+
+# HandTracker settings whose latency is measured: the default (zoom search on frames without a hand: magnified crops
+# around the last hand, then a 3×3 grid) and a fast one (one hand, no zoom search)
+TRACKER_VARIANTS: dict[str, dict] = {"default": {}, "fast": {"num_hands": 1, "zoom_grid": 0}}
 
 
 def _contacts(rep) -> np.ndarray:
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     from policy.retarget.rows import _retarget_cfg, context_depth, demo_clip
 
     rows: dict[str, dict] = {}
+    pooled = {"depth": {"all": [], "contact": []}, "plane": {"all": [], "contact": []}}
     with HandTracker() as tracker:
         for task in args.tasks:
             acc = {"depth": {"all": [], "contact": []}, "plane": {"all": [], "contact": []}}
@@ -106,43 +112,64 @@ def main(argv: list[str] | None = None) -> int:
                 for k in ("all", "contact"):
                     v = acc[mode][k]
                     rows[task][f"{mode}_median_{k}_cm"] = float(np.median(v) * 100) if v else float("nan")
-        # latency of a 16-frame clip
-        from sim.handsim.engine import make_clip
+            for mode in acc:
+                for k in ("all", "contact"):
+                    pooled[mode][k] += acc[mode][k]
+    # latency of a 16-frame clip: the default tracker (zoom search on frames without a hand) and a fast one (one
+    # hand, no zoom search); clips are rendered first so that only tracking + retargeting is timed
+    from sim.handsim.engine import make_clip
 
-        lat = {"track": [], "retarget": [], "total": []}
-        rt = Retargeter(_retarget_cfg("plane"))
-        for k in range(args.latency_clips + 1):
-            task = args.tasks[k % len(args.tasks)]
-            clip = make_clip(task, 1000 + k, resolution=256, num_frames=16, camera="egoview")
-            t0 = time.perf_counter()
-            track = tracker.track(clip.video, fps=clip.fps)
-            t1 = time.perf_counter()
-            try:
-                rt.retarget(track, clip.camera)
-            except Exception as exc:
-                print(f"latency clip {k}: {exc}")
-            t2 = time.perf_counter()
-            if k == 0:
-                continue  # warm-up (imports, first landmarker)
-            lat["track"].append(t1 - t0)
-            lat["retarget"].append(t2 - t1)
-            lat["total"].append(t2 - t0)
+    clips = [make_clip(args.tasks[k % len(args.tasks)], 1000 + k, resolution=256, num_frames=16, camera="egoview")
+             for k in range(args.latency_clips + 1)]  # fmt: skip
+    rt = Retargeter(_retarget_cfg("depth"))
+    lat_all: dict[str, dict[str, list[float]]] = {}
+    for variant, overrides in TRACKER_VARIANTS.items():
+        lat = lat_all[variant] = {"track": [], "retarget": [], "total": [], "detection": []}
+        with HandTracker(**overrides) as tracker:
+            for k, clip in enumerate(clips):
+                depth = context_depth(clip.task, clip.seed) if clip.seed >= 0 else None
+                t0 = time.perf_counter()
+                track = tracker.track(clip.video, fps=clip.fps)
+                t1 = time.perf_counter()
+                try:
+                    rt.retarget(track, clip.camera, depth)
+                except Exception as exc:
+                    print(f"latency clip {k} ({variant}): {exc}")
+                t2 = time.perf_counter()
+                if k == 0:
+                    continue  # warm-up (imports, first landmarker)
+                lat["track"].append(t1 - t0)
+                lat["retarget"].append(t2 - t1)
+                lat["total"].append(t2 - t0)
+                lat["detection"].append(track.detection_rate())
     all_tasks = {m: float(np.nanmedian([rows[t][f"{m}_median_all_cm"] for t in rows])) for m in ("depth", "plane")}
-    latency = {k: float(np.median(v)) for k, v in lat.items()}
-    print("| task | detection | depth: median all / contact (cm) | no depth: median all / contact (cm) |")
-    print("|---|---|---|---|")
+    pooled_cm = {f"{m}_median_{k}_cm": float(np.median(v) * 100) if v else float("nan")
+                 for m, d in pooled.items() for k, v in d.items()}  # fmt: skip
+    latency = {v: {k: float(np.median(x)) for k, x in lat.items()} for v, lat in lat_all.items()}
+    print("\n3D grasp-point error of tracked keypoints vs ground truth (median, cm; contact = grasp/release frames)\n")
+    print("| task | detection | with depth: all frames | with depth: contact | no depth: all frames | no depth: contact |")
+    print("|---|---|---|---|---|---|")
     for t, r in rows.items():
-        print(f"| {t} | {r['detection_rate']:.2f} | {r['depth_median_all_cm']:.1f} / {r['depth_median_contact_cm']:.1f} "
-              f"| {r['plane_median_all_cm']:.1f} / {r['plane_median_contact_cm']:.1f} |")  # fmt: skip
-    print(f"16-frame clip: track {latency['track']:.3f} s + retarget {latency['retarget']:.3f} s = "
-          f"{latency['total']:.3f} s (median of {len(lat['total'])})")  # fmt: skip
+        print(f"| {t} | {r['detection_rate']:.2f} | {r['depth_median_all_cm']:.2f} | {r['depth_median_contact_cm']:.2f} "
+              f"| {r['plane_median_all_cm']:.2f} | {r['plane_median_contact_cm']:.2f} |")  # fmt: skip
+    p = pooled_cm
+    print(f"| all (pooled) | | {p['depth_median_all_cm']:.2f} | {p['depth_median_contact_cm']:.2f} "
+          f"| {p['plane_median_all_cm']:.2f} | {p['plane_median_contact_cm']:.2f} |")  # fmt: skip
+    print(f"\nlatency of a 16-frame 256² clip, median of {args.latency_clips} (s)\n")
+    print("| tracker | track | retarget | total | detection |")
+    print("|---|---|---|---|---|")
+    for v, l in latency.items():
+        print(f"| {v} {TRACKER_VARIANTS[v] or ''} | {l['track']:.3f} | {l['retarget']:.3f} | {l['total']:.3f} "
+              f"| {l['detection']:.2f} |")  # fmt: skip
     record = {
         "command": "python -m policy.retarget.bench " + " ".join(argv or []),
         "seeds_per_task": args.seeds,
         "tasks": rows,
+        "pooled_cm": pooled_cm,
         "median_of_task_medians_all_cm": all_tasks,
         "latency_16_frames_s": latency,
-        "latency_samples": lat,
+        "tracker_variants": TRACKER_VARIANTS,
+        "latency_samples": lat_all,
         "threads": {"torch": 1, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
         "machine": machine_info(),
     }

@@ -20,6 +20,7 @@ __all__ = [
     "TimingConfig",
     "ApproachConfig",
     "WorkspaceConfig",
+    "ObjectAwareConfig",
     "RetargetConfig",
     "load_config",
 ]
@@ -84,6 +85,11 @@ class LiftConfig:
 
     Attributes:
         max_reprojection_px: frames whose PnP reprojection error (mean, pixels) exceeds this are outliers.
+        release_support: with a context depth, a release point's depth is where the pixel's ray, lowered by the
+            grasp point's height above the table at the pick, meets the highest context surface within
+            ``support_radius`` (the object is put down on what is under it: the table, another object); the depth
+            right at the pixel is often the table behind a support object (measured on engine Stack demos: releases
+            4-12 cm too far). False: the nearest surface around the pixel, like a grasp.
         depth_window: half size (pixels) of the window sampled around a keypoint in a per-frame depth image.
         anchor_window: half size of the window around the grasp point's pixel in the context depth; its 10th
             percentile (the nearest surface: the object rather than the table behind it) is the anchor depth.
@@ -97,6 +103,8 @@ class LiftConfig:
     object_depth_offset: float = 0.015
     max_reprojection_px: float = 12.0
     geometric_prior: bool = True
+    release_support: bool = True
+    support_radius: float = 0.02
     depth_window: int = 2
     anchor_window: int = 4
     min_depth: float = 0.05
@@ -108,6 +116,9 @@ class LiftConfig:
         for k in ("table_z", "plane_height", "push_plane_height", "object_depth_offset"):
             _num(s, k, getattr(self, k), -2.0, 2.0)
         _num(s, "max_reprojection_px", self.max_reprojection_px, 0.1)
+        if not isinstance(self.release_support, bool):
+            _err(s, "release_support", f"expected true or false, got {self.release_support!r}")
+        _num(s, "support_radius", self.support_radius, 0.001, 0.2)
         for k in ("depth_window", "anchor_window"):
             if not isinstance(getattr(self, k), int) or getattr(self, k) < 0:
                 _err(s, k, f"expected a non-negative integer, got {getattr(self, k)!r}")
@@ -165,10 +176,17 @@ class GripperConfig:
     when the normalized aperture falls below ``close_below`` and opens when it rises above ``open_above``; the aperture is
     median-filtered over ``median_frames`` first. Closed stretches shorter than ``min_closed_s`` are dropped
     (hand-shape transitions, not grasps), open stretches between closures shorter than ``min_open_s`` are closed
-    (a flicker, not a release), and a closure during which the hand never rises ``min_lift`` metres is not a grasp.
+    (a flicker, not a release), a closure not preceded by ``min_open_frames`` frames with the hand open (above
+    ``open_above``; since the clip start or the previous closure) is not a grasp (a hand reaches with open fingers;
+    one entering the view closed, e.g. pushing, grasps nothing), and a closure during which the hand never rises
+    ``min_lift`` metres is not a grasp.
     Switches are then moved to the contact (``snap_s``: search window, seconds): a closure to the first frame in the
     ``snap_s`` before it where the grasp point is lowest in the image, a release to the lowest frame around it —
-    the aperture lags the contact (0 disables). With an aperture range
+    the aperture lags the contact (0 disables). With a context depth image (lift mode ``depth``), a closure is a
+    grasp only if the hand closes on something: at its first frame the ray through the grasp point's pixel passes
+    within ``contact_radius`` metres of a context-frame surface at least ``contact_height`` metres above the table
+    plane ``lift.table_z`` (an object); else it is aperture noise (e.g. fingers pushing, whose thumb-index distance
+    MediaPipe reads as changing by up to 7 cm) and re-opened (0 disables). With an aperture range
     below ``min_range`` (metres) the track has no grasp, and the command is ``no_grasp_command`` throughout
     (1 = keep closed: the closed gripper is the robot's pusher).
     """
@@ -181,8 +199,11 @@ class GripperConfig:
     min_closed_s: float = 0.4
     min_open_s: float = 0.4
     median_frames: int = 3
+    min_open_frames: int = 2
     min_lift: float = 0.03
     snap_s: float = 0.8
+    contact_height: float = 0.015
+    contact_radius: float = 0.04
     no_grasp_command: float = 1.0
 
     def __post_init__(self) -> None:
@@ -198,6 +219,10 @@ class GripperConfig:
         _num(s, "min_open_s", self.min_open_s, 0.0)
         _num(s, "min_lift", self.min_lift, 0.0)
         _num(s, "snap_s", self.snap_s, 0.0)
+        _num(s, "contact_height", self.contact_height, 0.0, 0.5)
+        _num(s, "contact_radius", self.contact_radius, 0.0, 0.5)
+        if not isinstance(self.min_open_frames, int) or isinstance(self.min_open_frames, bool) or self.min_open_frames < 0:
+            _err(s, "min_open_frames", f"expected a non-negative integer, got {self.min_open_frames!r}")
         if not isinstance(self.median_frames, int) or self.median_frames < 1:
             _err(s, "median_frames", f"expected a positive integer, got {self.median_frames!r}")
         _num(s, "no_grasp_command", self.no_grasp_command, 0.0, 1.0)
@@ -318,6 +343,107 @@ class WorkspaceConfig:
 
 
 @dataclass(frozen=True)
+class ObjectAwareConfig:
+    """``objects:`` section: object-aware execution (:mod:`policy.retarget.objects`, used by
+    :func:`~policy.retarget.execute.execute_ee_trajectory`). Lengths in metres.
+
+    Attributes:
+        enabled: execute object-aware (the ``hoi-bench`` hand rows); false: follow the trajectory as it is.
+        snap_radius: a grasp snaps to the nearest perceived object within this (horizontally) of the planned close
+            point; none within it: the plan is followed as it is.
+        pregrasp_inner, pregrasp_radius, pregrasp_height: the approach funnel: before the close, the reference
+            stays at least ``pregrasp_height`` above the grasp point while the gripper is ``pregrasp_radius`` or
+            more from it horizontally, and may reach it only within ``pregrasp_inner`` (linear in between): the
+            hand's path may come in low from the side, and a gripper doing that knocks the object over.
+        align_to_faces: turn the gripper's closing axis onto the normal of the object's side faces nearest to the
+            hand's closing axis (a parallel gripper holds a box by two opposite faces; a hand's axis is only
+            roughly across them).
+        turn_fingers: turn the gripper a quarter turn when its open fingers would land on a neighbouring object (off by
+            default: measured on Stack seeds 18, 19 the turn drove the Panda's wrist into its joint-6 limit, while
+            the centred grasp alone cleared the neighbour).
+        grasp_z_band: the close point's height is kept within this fraction of the object's half height of its
+            centre.
+        max_grasp_width: the gripper yaw may only turn to a closing axis across which the object is at most this wide.
+        finger_clearance: open fingers closer than this to a neighbouring object's footprint collide with it.
+        hold_tol: the held object may drift this far from where it sat in the gripper before it counts as lost (the
+            plan is then followed as it is).
+        regrasp_steps, max_regrasps, regrasp_lead_s: an object lost from the gripper for ``regrasp_steps`` control
+            steps during a carry is grasped again (at most ``max_regrasps`` times): the trajectory clock goes back to
+            ``regrasp_lead_s`` before the close, and the approach aims at where the object lies now.
+        support_radius: a release point within this (horizontally) of another object's footprint places relative to it.
+        support_snap_radius, support_inset: a release point above another object (above half its top half) and within
+            ``support_snap_radius`` of its footprint but not on it (an uncertain depth) is moved onto its top face,
+            at most ``support_inset`` of the face's half size from the middle (0 disables).
+        push_contact_dz: push contact phase: the path within this of its lowest point.
+        push_min_travel: a contact path shorter than this is no push (the trajectory is followed as it is).
+        push_finger_radius: the pushing fingertip keypoints lie this far behind the skin touching the object.
+        push_standoff: the robot's fingers start this far behind the object's face.
+        push_lead: the pushing target runs this far ahead of the object's centre.
+        push_speed: fraction of the OSC step while pushing.
+        push_slowdown: within this of the goal the push slows down (to 30% at the goal).
+        push_line_tol: lateral drift from the push line that makes the pusher back off and re-approach.
+        push_done_tol: the push ends with the object's centre this close to the goal.
+        push_height: grip site height relative to the object's centre while pushing.
+        approach_height: height above the pre-push point the pusher comes from.
+        retreat_height: rise after the push.
+    """
+
+    enabled: bool = True
+    snap_radius: float = 0.06
+    pregrasp_inner: float = 0.01
+    pregrasp_radius: float = 0.04
+    pregrasp_height: float = 0.08
+    align_to_faces: bool = True
+    turn_fingers: bool = False
+    grasp_z_band: float = 0.25
+    max_grasp_width: float = 0.075
+    finger_clearance: float = 0.004
+    hold_tol: float = 0.03
+    regrasp_steps: int = 5
+    max_regrasps: int = 2
+    regrasp_lead_s: float = 1.0
+    support_radius: float = 0.02
+    support_snap_radius: float = 0.06
+    support_inset: float = 0.5
+    push_contact_dz: float = 0.03
+    push_min_travel: float = 0.02
+    push_finger_radius: float = 0.006
+    push_standoff: float = 0.035
+    push_lead: float = 0.03
+    push_speed: float = 0.3
+    push_slowdown: float = 0.05
+    push_line_tol: float = 0.015
+    push_done_tol: float = 0.01
+    push_height: float = 0.0
+    approach_height: float = 0.08
+    retreat_height: float = 0.10
+
+    def __post_init__(self) -> None:
+        s = "objects"
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.name in ("enabled", "turn_fingers", "align_to_faces"):
+                if not isinstance(v, bool):
+                    _err(s, f.name, f"expected true or false, got {v!r}")
+            elif f.name in ("regrasp_steps", "max_regrasps"):
+                if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= 100:
+                    _err(s, f.name, f"expected an integer in [0, 100], got {v!r}")
+            elif f.name == "regrasp_lead_s":
+                object.__setattr__(self, f.name, _num(s, f.name, v, 0.0, 100.0))
+            else:
+                object.__setattr__(self, f.name, _num(s, f.name, v, -0.2 if f.name == "push_height" else 0.0, 1.0))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "ObjectAwareConfig":
+        d = dict(d or {})
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"RetargetConfig.objects: unknown key(s) {unknown}; valid: {sorted(names)}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
 class RetargetConfig:
     """All settings of the retargeter (see each section's class). ``frame_id``: the robot base frame's name."""
 
@@ -329,6 +455,7 @@ class RetargetConfig:
     approach: ApproachConfig = field(default_factory=ApproachConfig)
     timing: TimingConfig = field(default_factory=TimingConfig)
     workspace: WorkspaceConfig = field(default_factory=WorkspaceConfig)
+    objects: ObjectAwareConfig = field(default_factory=ObjectAwareConfig)
     frame_id: str = "robot0_base"
 
     def __post_init__(self) -> None:

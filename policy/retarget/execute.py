@@ -7,7 +7,7 @@ tracking error is below ``gate_m`` — and never past a gripper switch until the
 slow arm waits for the plan instead of cutting corners, and the fingers close where the hand closed them. An arm that
 is blocked (by the table, the object: the error has not shrunk by ``stall_m`` in ``stall_steps`` steps) moves on.
 
-With ``objects`` (an :class:`~policy.retarget.objects.ObjectAwareConfig`, or True for its defaults) the servo also
+With ``objects`` (the retarget config's ``objects:`` section, :class:`~policy.retarget.config.ObjectAwareConfig`) the servo also
 looks at the scene's movable objects as a robot with an object pose tracker would (never at goal markers, never at
 the demo's object trajectory): grasps aim at the object the hand closed on, carries servo the object along the hand's
 displacement, places follow their support, and pushes become a closed-loop push to the goal the video's contact path
@@ -93,8 +93,10 @@ def execute_ee_trajectory(
     each step while the clock ran), final_error (m), completed (the clock reached the end)).
     ``record``: a list that gets ``env.render()`` after reset and every step (env made with render_mode="rgb_array").
     ``on_obs``: called with every observation.
-    ``objects``: None (follow the trajectory as it is), True or an :class:`ObjectAwareConfig` (object-aware
-    corrections, see the module docstring); the result then also holds ``object_events`` (what was corrected).
+    ``objects``: None/False (follow the trajectory as it is), an :class:`ObjectAwareConfig` (the ``objects:`` section
+    of the retarget config), a :class:`RetargetConfig` (its ``objects`` section) or True (the default config's):
+    object-aware corrections (see the module docstring) unless the section has ``enabled: false``; the result then
+    also holds ``object_events`` (what was corrected).
     """
     cfg = cfg or ServoConfig()
     if ee.frame_id != "robot0_base":
@@ -112,11 +114,14 @@ def execute_ee_trajectory(
     horizon = cfg.max_steps if cfg.max_steps is not None else getattr(base, "horizon", 500)
     dt = 1.0 / float(base.metadata.get("render_fps", 20))
     aware, events = None, []
-    if objects is not None and objects is not False:
-        from policy.retarget.objects import (ObjectAwareConfig, ObjectAwareReference, PushController,
-                                             is_push, object_geometry, perceive, push_goal)  # fmt: skip
+    objects = None if objects is None or objects is False else _objects_config(objects)
+    if objects is not None and not objects.enabled:
+        objects = None
+    if objects is not None:
+        from policy.retarget.objects import (ObjectAwareReference, PushController, is_push, object_geometry,
+                                             perceive, push_goal)  # fmt: skip
 
-        ocfg = objects if isinstance(objects, ObjectAwareConfig) else ObjectAwareConfig()
+        ocfg = _objects_config(objects)
         geometry = object_geometry(env)
         scene = perceive(obs, geometry)
         if is_push(ee):
@@ -181,8 +186,23 @@ def execute_ee_trajectory(
         "tracking_error_max": float(np.max(errors)) if errors else 0.0,
         "final_error": final,
         "completed": bool(tau >= ee.t[-1]),
-        **({"object_events": events} if objects is not None and objects is not False else {}),
+        **({"object_events": events} if objects is not None else {}),
     }
+
+
+def _objects_config(objects):
+    """The :class:`ObjectAwareConfig` of an ``objects=`` argument: one itself, the ``objects`` section of a
+    :class:`RetargetConfig`, or True (the ``objects`` section of ``configs/retarget/default.yaml``)."""
+    from policy.retarget.config import ObjectAwareConfig, RetargetConfig, load_config
+
+    if isinstance(objects, ObjectAwareConfig):
+        return objects
+    if isinstance(objects, RetargetConfig):
+        return objects.objects
+    if objects is True:
+        return load_config("default").objects
+    raise TypeError(f"execute_ee_trajectory: objects= expected None, a bool, an ObjectAwareConfig or a "
+                    f"RetargetConfig, got {type(objects).__name__}")
 
 
 def _execute_push(env, obs, info, ctl, geometry, perceive, ee, cfg, horizon, record, on_obs, start, seed, events):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hysteresis", "gripper_from_aperture", "drop_short_closures"]
+__all__ = ["hysteresis", "gripper_from_aperture", "drop_short_closures", "require_open_before"]
 
 
 def hysteresis(a: np.ndarray, close_below: float, open_above: float, start_closed: bool = False) -> np.ndarray:
@@ -42,6 +42,30 @@ def drop_short_closures(cmd: np.ndarray, t: np.ndarray, min_closed_s: float, kee
     return cmd
 
 
+def require_open_before(cmd: np.ndarray, a: np.ndarray, open_above: float, min_frames: int) -> np.ndarray:
+    """Re-open closed runs not preceded (since the clip start or the previous closed run) by at least
+    ``min_frames`` frames of normalized aperture ``a`` above ``open_above``: a hand reaches for an object with its
+    fingers open; one that enters the view already closed (a fist, pushing fingers) has not grasped anything."""
+    cmd = np.asarray(cmd, float).copy()
+    a = np.asarray(a, float)
+    T, i, open_seen = len(cmd), 0, 0
+    while i < T:
+        if cmd[i] > 0.5:
+            j = i
+            while j < T and cmd[j] > 0.5:
+                j += 1
+            if open_seen < min_frames:
+                cmd[i:j] = 0.0
+                open_seen += int(np.sum(np.isfinite(a[i:j]) & (a[i:j] > open_above)))
+            else:
+                open_seen = 0
+            i = j
+        else:
+            open_seen += int(np.isfinite(a[i]) and a[i] > open_above)
+            i += 1
+    return cmd
+
+
 def _nan_median_filter(x: np.ndarray, size: int) -> np.ndarray:
     """Median over a centred window of the finite values (NaN stays NaN)."""
     out = x.copy()
@@ -71,6 +95,10 @@ def gripper_from_aperture(aperture: np.ndarray, t: np.ndarray, cfg, valid: np.nd
         return np.full(len(ap), float(cfg.no_grasp_command)), False, np.full(len(ap), 0.5)
     a = np.clip((ap - lo) / (hi - lo), 0.0, 1.0)
     cmd = hysteresis(a, cfg.close_below, cfg.open_above)
+    if cfg.min_open_frames > 0:
+        cmd = require_open_before(cmd, a, cfg.open_above, cfg.min_open_frames)
     cmd = 1.0 - drop_short_closures(1.0 - cmd, t, cfg.min_open_s, keep_edges=True)  # flickers open: stay closed
     cmd = drop_short_closures(cmd, t, cfg.min_closed_s)
-    return cmd, bool(cmd.max() > 0.5), a
+    if cmd.max() <= 0.5:  # every closure dropped: no grasp, the same command as a track without aperture change
+        return np.full(len(ap), float(cfg.no_grasp_command)), False, a
+    return cmd, True, a

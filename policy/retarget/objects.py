@@ -7,8 +7,9 @@ proprioception and, every control step, the current pose and bounding box of eac
 collision geometry). It never reads the engine demo's object trajectory, nor the task's goal markers (the target
 disc, the bin marker): where things should go comes from the hand in the video only.
 
-How the trajectory is corrected (:class:`ObjectAwareReference`, used by
-:func:`~policy.retarget.execute.execute_ee_trajectory` with ``objects=``):
+Its settings are the ``objects:`` section of the retarget config (``configs/retarget/default.yaml`` →
+:class:`policy.retarget.config.ObjectAwareConfig`, re-exported here). How the trajectory is corrected
+(:class:`ObjectAwareReference`, used by :func:`~policy.retarget.execute.execute_ee_trajectory` with ``objects=``):
 
 * **Grasp**: the object the hand closes on is the perceived object nearest (horizontally, within
   ``snap_radius``) to the planned close point. Until the fingers close, the plan is shifted so that the close point
@@ -32,14 +33,15 @@ How the trajectory is corrected (:class:`ObjectAwareReference`, used by
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Mapping
 
 import mujoco
 import numpy as np
 
 from hoi2robot.contracts import EETrajectory
 from hoi2robot.geometry import quat_to_mat
+from policy.retarget.config import ObjectAwareConfig
 
 __all__ = [
     "ObjectState",
@@ -95,104 +97,6 @@ class ObjectState:
         d = np.array([xy[0], xy[1], self.center[2]]) - self.center
         local = self.R.T @ d
         return bool(np.all(np.abs(local[:2]) <= self.box_half[:2] + margin))
-
-
-@dataclass(frozen=True)
-class ObjectAwareConfig:
-    """Settings of the object-aware corrections (see the module docstring). Lengths in metres.
-
-    Attributes:
-        snap_radius: a grasp snaps to the nearest perceived object within this (horizontally) of the planned close
-            point; none within it: the plan is followed as it is.
-        pregrasp_inner, pregrasp_radius, pregrasp_height: the approach funnel: before the close, the reference
-            stays at least ``pregrasp_height`` above the grasp point while the gripper is ``pregrasp_radius`` or
-            more from it horizontally, and may reach it only within ``pregrasp_inner`` (linear in between): the
-            hand's path may come in low from the side, and a gripper doing that knocks the object over.
-        align_to_faces: turn the gripper's closing axis onto the normal of the object's side faces nearest to the
-            hand's closing axis (a parallel gripper holds a box by two opposite faces; a hand's axis is only
-            roughly across them).
-        turn_fingers: turn the gripper a quarter turn when its open fingers would land on a neighbouring object (off by
-            default: measured on Stack seeds 18, 19 the turn drove the Panda's wrist into its joint-6 limit, while
-            the centred grasp alone cleared the neighbour).
-        grasp_z_band: the close point's height is kept within this fraction of the object's half height of its
-            centre.
-        max_grasp_width: the gripper yaw may only turn to a closing axis across which the object is at most this wide.
-        finger_clearance: open fingers closer than this to a neighbouring object's footprint collide with it.
-        hold_tol: the held object may drift this far from where it sat in the gripper before it counts as lost (the
-            plan is then followed as it is).
-        regrasp_steps, max_regrasps, regrasp_lead_s: an object lost from the gripper for ``regrasp_steps`` control
-            steps during a carry is grasped again (at most ``max_regrasps`` times): the trajectory clock goes back to
-            ``regrasp_lead_s`` before the close, and the approach aims at where the object lies now.
-        support_radius: a release point within this (horizontally) of another object's footprint places relative to it.
-        support_snap_radius, support_inset: a release point above another object (above half its top half) and within
-            ``support_snap_radius`` of its footprint but not on it (an uncertain depth) is moved onto its top face,
-            at most ``support_inset`` of the face's half size from the middle (0 disables).
-        push_contact_dz: push contact phase: the path within this of its lowest point.
-        push_min_travel: a contact path shorter than this is no push (the trajectory is followed as it is).
-        push_finger_radius: the pushing fingertip keypoints lie this far behind the skin touching the object.
-        push_standoff: the robot's fingers start this far behind the object's face.
-        push_lead: the pushing target runs this far ahead of the object's centre.
-        push_speed: fraction of the OSC step while pushing.
-        push_slowdown: within this of the goal the push slows down (to 30% at the goal).
-        push_line_tol: lateral drift from the push line that makes the pusher back off and re-approach.
-        push_done_tol: the push ends with the object's centre this close to the goal.
-        push_height: grip site height relative to the object's centre while pushing.
-        approach_height: height above the pre-push point the pusher comes from.
-        retreat_height: rise after the push.
-    """
-
-    snap_radius: float = 0.06
-    pregrasp_inner: float = 0.01
-    pregrasp_radius: float = 0.04
-    pregrasp_height: float = 0.08
-    align_to_faces: bool = True
-    turn_fingers: bool = False
-    grasp_z_band: float = 0.25
-    max_grasp_width: float = 0.075
-    finger_clearance: float = 0.004
-    hold_tol: float = 0.03
-    regrasp_steps: float = 5
-    max_regrasps: float = 2
-    regrasp_lead_s: float = 1.0
-    support_radius: float = 0.02
-    support_snap_radius: float = 0.06
-    support_inset: float = 0.5
-    push_contact_dz: float = 0.03
-    push_min_travel: float = 0.02
-    push_finger_radius: float = 0.006
-    push_standoff: float = 0.035
-    push_lead: float = 0.03
-    push_speed: float = 0.3
-    push_slowdown: float = 0.05
-    push_line_tol: float = 0.015
-    push_done_tol: float = 0.01
-    push_height: float = 0.0
-    approach_height: float = 0.08
-    retreat_height: float = 0.10
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name in ("turn_fingers", "align_to_faces"):
-                if not isinstance(v, bool):
-                    raise ValueError(f"ObjectAwareConfig.{f.name}: expected true or false, got {v!r}")
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"ObjectAwareConfig.{f.name}: expected a finite number, got {v!r}")
-            lo = -0.2 if f.name == "push_height" else 0.0
-            hi = 100.0 if f.name in ("regrasp_steps", "max_regrasps", "regrasp_lead_s") else 1.0
-            if v < lo or v > hi:
-                raise ValueError(f"ObjectAwareConfig.{f.name}: expected a value in [{lo}, {hi}], got {v!r}")
-            object.__setattr__(self, f.name, float(v))
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "ObjectAwareConfig":
-        d = dict(d or {})
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"ObjectAwareConfig: unknown key(s) {unknown}; valid: {sorted(names)}")
-        return cls(**d)
 
 
 # ------------------------------------------------------------------------------------------------ perception

@@ -159,6 +159,13 @@ class Retargeter:
         if has_grasp and cfg.gripper.snap_s > 0:
             uv = gp_cam @ camera.K.T
             grip = self._snap_to_contact(grip, uv[:, 1] / uv[:, 2], valid, t, cfg.gripper.snap_s)
+        if has_grasp and mode == "depth" and depth.ndim == 2 and cfg.gripper.contact_height > 0:
+            grip = self._keep_object_contacts(grip, gp_cam, valid, camera, depth)
+            if grip.max() < 0.5:
+                self._warn(rep, "the hand never closes on an object (context depth): treated as a push (no grasp)")
+                grip = np.full(T, float(cfg.gripper.no_grasp_command))
+                has_grasp, kind = False, "push"
+                gp_cam = grasp_points(pts, kind)
         z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, has_grasp, t)
         if has_grasp and cfg.gripper.min_lift > 0:
             # a closure is a grasp only if the hand then carries something up: drop closed runs without a lift
@@ -334,6 +341,42 @@ class Retargeter:
             prev_end = b2
         return out
 
+    def _keep_object_contacts(self, grip, gp_cam, valid, camera: CameraModel, depth: np.ndarray) -> np.ndarray:
+        """Re-open closed runs whose grasp point's pixel ray, in the run's first valid frame (the contact, after
+        snapping), passes farther than ``gripper.contact_radius`` from every surface point of the context frame that
+        is ``gripper.contact_height`` above the table plane (an object; see :class:`GripperConfig`)."""
+        from scipy.spatial import cKDTree
+
+        g, lc = self.cfg.gripper, self.cfg.lift
+        d = np.asarray(depth, np.float64)
+        H, W = d.shape[:2]
+        rr, cc = np.mgrid[0:H:2, 0:W:2]
+        zz = d[rr, cc].ravel()
+        ok = (zz >= lc.min_depth) & (zz <= lc.max_depth)
+        pts = camera.unproject(np.column_stack([cc.ravel()[ok], rr.ravel()[ok]]).astype(np.float64), zz[ok])
+        pts = pts[pts[:, 2] >= lc.table_z + g.contact_height]
+        tree = cKDTree(pts) if len(pts) else None
+        s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), 0.005)
+        out = grip.copy()
+        T, i = len(grip), 0
+        while i < T:
+            if grip[i] <= 0.5:
+                i += 1
+                continue
+            j = i
+            while j < T and grip[j] > 0.5:
+                j += 1
+            found = False
+            for k in [m for m in range(i, j) if valid[m]][:1]:
+                uv = gp_cam[k] @ camera.K.T
+                ray = camera.unproject(np.repeat((uv[:2] / uv[2])[None], len(s), axis=0), s)
+                if tree is not None and float(tree.query(ray)[0].min()) <= g.contact_radius:
+                    found = True
+            if not found:
+                out[i:j] = 0.0
+            i = j
+        return out
+
     @staticmethod
     def _keep_lifted_runs(grip: np.ndarray, z: np.ndarray, valid: np.ndarray, min_lift: float) -> np.ndarray:
         """Re-open closed runs during which the grasp point never rises ``min_lift`` above where it closed."""
@@ -467,16 +510,26 @@ class Retargeter:
             zb = to_base(camera, gp_cam)[:, 2]
             order = [i for i in np.argsort(np.where(valid, zb, np.inf)) if valid[i]]
             events = [("push", i) for i in order[: max(1, len(order) // 5)]]
+        picks: list[tuple[int, np.ndarray]] = []  # (frame, base-frame point) of each grasp anchor, in time order
         for what, i in events:
             uv = camera.project(to_base(camera, gp_cam[i][None]))[0][0]
-            if mode == "depth":
+            za = float("nan")
+            if mode == "depth" and what == "release" and cfg.release_support and picks:
+                # the grasp point at a release sits as high above the support under it as it sat above the table
+                # at the pick (the held object is put down on it): walk the pixel's ray out from the camera until
+                # the object's bottom meets the context frame's surface there
+                _, pick_p = max((pk for pk in picks if pk[0] < i), key=lambda pk: pk[0], default=picks[0])
+                za = self._support_depth(camera, depth, uv, pick_p)
+            if mode == "depth" and not np.isfinite(za):
                 # the nearest surface around the grasp point's pixel: the object, not the table behind it
                 za = sample_depth(depth, uv[None], cfg.anchor_window, cfg.min_depth, cfg.max_depth, 10.0)[0]
                 za = za + cfg.object_depth_offset
-            else:
+            elif mode != "depth":
                 za = plane_depth(camera, uv, cfg.table_z + (cfg.push_plane_height if what == "push" else cfg.plane_height))
             if np.isfinite(za) and zs[i] > 0:
                 anchors.append((i, za / zs[i]))
+                if what == "grasp":
+                    picks.append((i, camera.unproject(uv[None], np.array([za]))[0]))
         if not anchors:
             self._warn(self.last_report, f"no {mode} anchor for the depth: using MediaPipe's metric hand size")
             return np.where(valid, zs, np.nan), "metric (fallback)"
@@ -537,6 +590,45 @@ class Retargeter:
         bad = ~np.isfinite(out) | (out <= 0)
         out[bad] = z_anch[bad]
         return np.where(valid, out, np.nan), src + "+geometric"
+
+    def _support_depth(self, camera: CameraModel, depth: np.ndarray, uv: np.ndarray, pick: np.ndarray) -> float:
+        """Camera z-depth along pixel ``uv``'s ray of a release point: the first point out from the camera whose
+        height above the context frame's highest surface within ``lift.support_radius`` (horizontally) is at most the
+        pick point's height above the table plane (``pick``: base frame). Surfaces within ``support_radius`` + 1 cm of
+        the pick point (the picked object itself, still there in the context frame) count as the table. NaN when the
+        ray meets no support."""
+        from scipy.ndimage import maximum_filter
+
+        lc = self.cfg.lift
+        d = np.asarray(depth, np.float64)
+        d = d[..., 0] if d.ndim == 3 else d
+        H, W = d.shape
+        rr, cc = np.mgrid[0:H, 0:W]
+        zz = d.ravel()
+        ok = (zz >= lc.min_depth) & (zz <= lc.max_depth)
+        pts = camera.unproject(np.column_stack([cc.ravel()[ok], rr.ravel()[ok]]).astype(np.float64), zz[ok])
+        near_pick = np.linalg.norm(pts[:, :2] - pick[:2], axis=1) < lc.support_radius + 0.01
+        pts[near_pick, 2] = np.minimum(pts[near_pick, 2], lc.table_z)
+        # height map (5 mm cells) of the highest surface, then its maximum within support_radius
+        cell = 0.005
+        lo = pts[:, :2].min(axis=0)
+        ij = np.floor((pts[:, :2] - lo) / cell).astype(int)
+        hmap = np.full(ij.max(axis=0) + 1, -np.inf)
+        np.maximum.at(hmap, (ij[:, 0], ij[:, 1]), pts[:, 2])
+        n = int(np.ceil(lc.support_radius / cell))
+        disk = np.hypot(*np.mgrid[-n : n + 1, -n : n + 1]) <= n
+        hmap = maximum_filter(hmap, footprint=disk, mode="constant", cval=-np.inf)
+        h = max(float(pick[2]) - lc.table_z, 0.0)
+        s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), 0.002)
+        ray = camera.unproject(np.repeat(np.asarray(uv, np.float64)[None], len(s), axis=0), s)
+        k = np.floor((ray[:, :2] - lo) / cell).astype(int)
+        inside = np.all((k >= 0) & (k < np.array(hmap.shape)), axis=1)
+        support = np.full(len(s), lc.table_z)
+        support[inside] = np.maximum(hmap[k[inside, 0], k[inside, 1]], lc.table_z)
+        hit = np.flatnonzero(ray[:, 2] - h <= support)
+        if len(hit):
+            return float(s[hit[0]])
+        return float("nan")
 
     @staticmethod
     def _ray_vertical_line(o: np.ndarray, d: np.ndarray, P: np.ndarray) -> float:

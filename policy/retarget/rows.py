@@ -6,7 +6,8 @@
   → execution. Isolates hand perception.
 * ``tracked-hand-rgb``: the same without any depth (the table-plane prior): what an RGB-only user gets.
 
-All three execute with the object-aware servo (:data:`OBJECT_AWARE`, :mod:`policy.retarget.objects`): besides its
+All three execute with the object-aware servo (the retarget config's ``objects:`` section,
+:mod:`policy.retarget.objects`; ``objects.enabled: false`` follows the trajectory as it is): besides its
 own joints and gripper, the robot observes the current pose and bounding box of each movable task object (what an
 object pose tracker on a real robot's cameras gives), never the engine demo's object trajectory nor the goal markers
 (target disc, bin marker). Grasps aim at the object the hand closed on, carries servo that object along the hand's
@@ -34,15 +35,11 @@ from sim.bench import register_row
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESOLUTION", "NUM_FRAMES", "CAMERA", "OBJECT_AWARE", "demo_clip", "context_depth", "run_hand_row"]
+__all__ = ["RESOLUTION", "NUM_FRAMES", "CAMERA", "demo_clip", "context_depth", "run_hand_row"]
 
 RESOLUTION = 256
 NUM_FRAMES = 32
 CAMERA = "egoview"
-# Execution is object-aware (policy.retarget.objects): the robot observes its proprioception and the current pose
-# and box of each movable task object (as an object tracker on its own cameras would give it) — never the demo's
-# object trajectory and never the goal markers; what to do with which object comes from the hand track only.
-OBJECT_AWARE = True
 # oracle-hand: the GT hand counts as seen in frames where at least this many of its 21 keypoints are inside the image.
 # 0: wherever the hand is present. Some PickPlaceCan demos grasp the can with the hand (almost) outside the egoview
 # (0-5 keypoints in view during the whole grasp: seeds 16, 17, 20, 28, 41 of the engine at 11:50 UTC): the oracle
@@ -127,7 +124,7 @@ def _retarget_cfg(mode: str):
         # no outliers in GT, while a carry at the demos' ~4 fps moves more than filter.outlier_m between frames
         # approach.lead_s stays: following the hand's entry from the far side of the view (e.g. (0.25, -0.27) m)
         # winds the Panda's wrist into its joint-6 limit and the grasp comes too late (Lift seeds 20, 41, 42)
-        cfg = cfg.replace(gripper={"snap_s": 0.0, "min_range": 0.01}, filter={"outlier_m": 1.0},
+        cfg = cfg.replace(gripper={"snap_s": 0.0, "min_range": 0.01, "min_open_frames": 0}, filter={"outlier_m": 1.0},
                           approach={"height": 0.0, "tail_s": 1e3})  # fmt: skip
     return cfg
 
@@ -148,14 +145,15 @@ def run_hand_row(env: Any, task: str, seed: int, record: list | None, source: st
         mode = "depth" if source == "tracked" else "plane"
         if source == "tracked":
             depth = context_depth(task, seed)
+    cfg = _retarget_cfg(mode)
     try:
-        ee = Retargeter(_retarget_cfg(mode)).retarget(track, clip.camera, depth)
+        ee = Retargeter(cfg).retarget(track, clip.camera, depth)
     except RetargetError as exc:
         env.reset(seed=seed)
         if record is not None:
             record.append(env.render())
         return {"success": False, "steps": 0, "error": str(exc)}
-    out = execute_ee_trajectory(env, ee, seed=seed, record=record, objects=OBJECT_AWARE)
+    out = execute_ee_trajectory(env, ee, seed=seed, record=record, objects=cfg.objects)
     out["demo_success"] = clip.success
     out["detection_rate"] = track.detection_rate()
     return out
