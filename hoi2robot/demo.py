@@ -119,7 +119,8 @@ def _tracked_hand(cfg: DictConfig, env, keep_frames, out_dir) -> tuple[dict, dic
     timings["track"] = time.perf_counter() - t
     track.save(out_dir / "track.npz")
     depth = context_depth(cfg.task.name, int(cfg.seed)) if cfg.depth else None
-    retargeter = Retargeter(load_config(cfg.retarget_config))
+    rcfg = load_config(cfg.retarget_config)
+    retargeter = Retargeter(rcfg)
     t = time.perf_counter()
     try:
         ee = retargeter.retarget(track, clip.camera, depth)
@@ -133,7 +134,7 @@ def _tracked_hand(cfg: DictConfig, env, keep_frames, out_dir) -> tuple[dict, dic
     solve_joint_trajectory(ee, np.asarray(env.reset(seed=int(cfg.seed))[0]["robot0_joint_pos"])).save(out_dir / "joints.json")
     timings["ik"] = time.perf_counter() - t
     t = time.perf_counter()
-    result = execute_ee_trajectory(env, ee, seed=int(cfg.seed), on_obs=keep_frames)
+    result = execute_ee_trajectory(env, ee, seed=int(cfg.seed), on_obs=keep_frames, objects=rcfg.objects)
     timings["rollout"] = time.perf_counter() - t
     overlay = draw_overlay(clip.video, track, clip.camera, rep.grasp_point, rep.gripper_frames)
     from sim.handsim.engine import get_scene

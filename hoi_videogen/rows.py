@@ -186,6 +186,7 @@ def plan_from_context(
 @register_row("generated")
 def generated_row(env: Any, task: str, seed: int, record: list | None) -> dict:
     """The whole mission (see the module docstring): isolates nothing, scores everything."""
+    from policy.retarget import load_config
     from policy.retarget.execute import execute_ee_trajectory
 
     cfg = GeneratedRowConfig.from_env()
@@ -201,6 +202,7 @@ def generated_row(env: Any, task: str, seed: int, record: list | None) -> dict:
             record.append(env.render())
         detected = float(plan["track"].valid.any(1).mean())
         return {"success": False, "steps": 0, "error": plan["error"], "detection_rate": detected}
-    out = execute_ee_trajectory(env, plan["ee"], seed=seed, record=record)
+    objects = load_config(cfg.retarget).objects  # object-aware servo, as the hand rows (policy/retarget/rows.py)
+    out = execute_ee_trajectory(env, plan["ee"], seed=seed, record=record, objects=objects)
     out["detection_rate"] = float(plan["track"].valid.any(1).mean())
     return out
