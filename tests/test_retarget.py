@@ -394,11 +394,11 @@ def test_finger_collision_and_object_aware_config():
     tcp = np.array([0.55, 0.0, -0.08])
     assert finger_collision(tcp, np.array([0.0, 1.0]), [b], 0.004)  # fingers open along y: one lands on b
     assert not finger_collision(tcp, np.array([1.0, 0.0]), [b], 0.004)  # along x: clear
-    assert ObjectAwareConfig.from_dict({"snap_radius": 0.05}).snap_radius == 0.05
+    assert RetargetConfig.from_dict({"objects": {"snap_radius": 0.05}}).objects.snap_radius == 0.05
     with pytest.raises(ValueError, match="snap_radius"):
         ObjectAwareConfig(snap_radius=-1.0)
     with pytest.raises(ValueError, match="unknown"):
-        ObjectAwareConfig.from_dict({"snap": 0.05})
+        RetargetConfig.from_dict({"objects": {"snap": 0.05}})
 
 
 def test_objects_section_of_the_retarget_config():

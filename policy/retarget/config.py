@@ -433,15 +433,6 @@ class ObjectAwareConfig:
             else:
                 object.__setattr__(self, f.name, _num(s, f.name, v, -0.2 if f.name == "push_height" else 0.0, 1.0))
 
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any] | None) -> "ObjectAwareConfig":
-        d = dict(d or {})
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"RetargetConfig.objects: unknown key(s) {unknown}; valid: {sorted(names)}")
-        return cls(**d)
-
 
 @dataclass(frozen=True)
 class RetargetConfig:
