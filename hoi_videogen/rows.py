@@ -153,6 +153,20 @@ def _cached(key: str, make) -> Any:
     return _CACHE[key]
 
 
+def _retarget_config(name: str) -> Any:
+    """``configs/retarget/<name>.yaml``, loaded once per process."""
+    from policy.retarget.config import load_config
+
+    return _cached("retarget-config:" + name, lambda: load_config(name))
+
+
+def _retargeter(name: str) -> Any:
+    """The Retargeter of ``configs/retarget/<name>.yaml``, built once per process."""
+    from policy.retarget.retargeter import Retargeter
+
+    return _cached("retarget:" + name, lambda: Retargeter(_retarget_config(name)))
+
+
 def _tracker(kind: str) -> Any:
     if kind == "keypoint_net":
         from hoi_videogen.hands.keypoint_net import KeypointNetTracker
@@ -169,13 +183,12 @@ def plan_from_context(
     """generator → tracker → retarget; returns ``video``, ``track``, ``ee`` (None when retargeting failed) and
     ``error`` (the reason, or None)."""
     from hoi_videogen.generators import build_generator
-    from policy.retarget.config import load_config
-    from policy.retarget.retargeter import Retargeter, RetargetError
+    from policy.retarget.retargeter import RetargetError
 
     gen = _cached("generator:" + json.dumps(cfg.generator, sort_keys=True), lambda: build_generator(cfg.generator))
     video = gen.generate(frame, instruction, seed=seed, camera=camera)
     track = _tracker(cfg.tracker).track(video.frames, video.fps)
-    retargeter = _cached("retarget:" + cfg.retarget, lambda: Retargeter(load_config(cfg.retarget)))
+    retargeter = _retargeter(cfg.retarget)
     try:
         ee = retargeter.retarget(track, camera, depth)
     except RetargetError as exc:
@@ -186,7 +199,6 @@ def plan_from_context(
 @register_row("generated")
 def generated_row(env: Any, task: str, seed: int, record: list | None) -> dict:
     """The whole mission (see the module docstring): isolates nothing, scores everything."""
-    from policy.retarget import load_config
     from policy.retarget.execute import execute_ee_trajectory
 
     cfg = GeneratedRowConfig.from_env()
@@ -202,7 +214,7 @@ def generated_row(env: Any, task: str, seed: int, record: list | None) -> dict:
             record.append(env.render())
         detected = float(plan["track"].valid.any(1).mean())
         return {"success": False, "steps": 0, "error": plan["error"], "detection_rate": detected}
-    objects = load_config(cfg.retarget).objects  # object-aware servo, as the hand rows (policy/retarget/rows.py)
+    objects = _retarget_config(cfg.retarget).objects  # object-aware servo, as the hand rows (policy/retarget/rows.py)
     out = execute_ee_trajectory(env, plan["ee"], seed=seed, record=record, objects=objects)
     out["detection_rate"] = float(plan["track"].valid.any(1).mean())
     return out

@@ -193,6 +193,11 @@ def pad_frame(frame: np.ndarray, pad: int, mode: str) -> np.ndarray:
     return np.pad(frame, widths, mode=mode)
 
 
+def _hand_centre(arrays: dict[str, np.ndarray], t: int) -> np.ndarray:
+    """Mean pixel of the keypoints of the hands found in frame ``t`` (a zoom crop's centre)."""
+    return arrays["keypoints_2d"][t][arrays["valid"][t]].reshape(-1, 2).mean(axis=0)
+
+
 class HandTracker:
     """MediaPipe hand landmarker producing :class:`~hoi2robot.HandTrack` records.
 
@@ -255,7 +260,7 @@ class HandTracker:
                     recent = seen if t - seen_at <= self.config.zoom_memory else None
                     self._zoom_search(frame, arrays, t, recent)
                 if arrays["valid"][t].any():
-                    seen_at, seen = t, arrays["keypoints_2d"][t][arrays["valid"][t]].reshape(-1, 2).mean(axis=0)
+                    seen_at, seen = t, _hand_centre(arrays, t)
         finally:
             landmarker.close()
         if self.config.zoom_backward and self.config.zoom_grid > 0:
@@ -264,7 +269,7 @@ class HandTracker:
                 if not arrays["valid"][t].any() and seen is not None and seen_at - t <= self.config.zoom_memory:
                     self._zoom_search(frames[t], arrays, t, seen, grid=False)
                 if arrays["valid"][t].any():
-                    seen_at, seen = t, arrays["keypoints_2d"][t][arrays["valid"][t]].reshape(-1, 2).mean(axis=0)
+                    seen_at, seen = t, _hand_centre(arrays, t)
         return HandTrack(**arrays, fps=float(fps), image_size=(width, height), source=SOURCE)
 
     def close(self) -> None:

@@ -121,13 +121,13 @@ def main(argv: list[str] | None = None) -> int:
 
     clips = [make_clip(args.tasks[k % len(args.tasks)], 1000 + k, resolution=256, num_frames=16, camera="egoview")
              for k in range(args.latency_clips + 1)]  # fmt: skip
+    depths = [context_depth(clip.task, clip.seed) if clip.seed >= 0 else None for clip in clips]
     rt = Retargeter(_retarget_cfg("depth"))
     lat_all: dict[str, dict[str, list[float]]] = {}
     for variant, overrides in TRACKER_VARIANTS.items():
         lat = lat_all[variant] = {"track": [], "retarget": [], "total": [], "detection": []}
         with HandTracker(**overrides) as tracker:
-            for k, clip in enumerate(clips):
-                depth = context_depth(clip.task, clip.seed) if clip.seed >= 0 else None
+            for k, (clip, depth) in enumerate(zip(clips, depths)):
                 t0 = time.perf_counter()
                 track = tracker.track(clip.video, fps=clip.fps)
                 t1 = time.perf_counter()

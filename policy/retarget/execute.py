@@ -114,14 +114,13 @@ def execute_ee_trajectory(
     horizon = cfg.max_steps if cfg.max_steps is not None else getattr(base, "horizon", 500)
     dt = 1.0 / float(base.metadata.get("render_fps", 20))
     aware, events = None, []
-    objects = None if objects is None or objects is False else _objects_config(objects)
-    if objects is not None and not objects.enabled:
-        objects = None
-    if objects is not None:
+    ocfg = None if objects is None or objects is False else _objects_config(objects)
+    if ocfg is not None and not ocfg.enabled:
+        ocfg = None
+    if ocfg is not None:
         from policy.retarget.objects import (ObjectAwareReference, PushController, is_push, object_geometry,
                                              perceive, push_goal)  # fmt: skip
 
-        ocfg = _objects_config(objects)
         geometry = object_geometry(env)
         scene = perceive(obs, geometry)
         if is_push(ee):
@@ -186,7 +185,7 @@ def execute_ee_trajectory(
         "tracking_error_max": float(np.max(errors)) if errors else 0.0,
         "final_error": final,
         "completed": bool(tau >= ee.t[-1]),
-        **({"object_events": events} if objects is not None else {}),
+        **({"object_events": events} if ocfg is not None else {}),
     }
 
 

@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hysteresis", "gripper_from_aperture", "drop_short_closures", "require_open_before"]
+__all__ = ["closed_runs", "hysteresis", "gripper_from_aperture", "drop_short_closures", "require_open_before"]
+
+
+def closed_runs(cmd: np.ndarray) -> list[tuple[int, int]]:
+    """The closed runs of a gripper command: ``[(i, j), ...]`` with ``cmd[i:j] > 0.5``, in time order."""
+    closed = np.concatenate([[False], np.asarray(cmd, float) > 0.5, [False]])
+    edges = np.flatnonzero(np.diff(closed.astype(np.int8)))
+    return [(int(i), int(j)) for i, j in zip(edges[::2], edges[1::2])]
 
 
 def hysteresis(a: np.ndarray, close_below: float, open_above: float, start_closed: bool = False) -> np.ndarray:
@@ -27,18 +34,10 @@ def drop_short_closures(cmd: np.ndarray, t: np.ndarray, min_closed_s: float, kee
     """Re-open closed runs (1s) that last less than ``min_closed_s`` seconds (a run that reaches the end is kept;
     with ``keep_edges`` also a run that starts at the beginning)."""
     cmd = np.asarray(cmd, float).copy()
-    i, T = 0, len(cmd)
-    while i < T:
-        if cmd[i] > 0.5:
-            j = i
-            while j < T and cmd[j] > 0.5:
-                j += 1
-            end_t = t[j] if j < T else np.inf
-            if end_t - t[i] < min_closed_s and not (keep_edges and i == 0):
-                cmd[i:j] = 0.0
-            i = j
-        else:
-            i += 1
+    for i, j in closed_runs(cmd):
+        end_t = t[j] if j < len(cmd) else np.inf
+        if end_t - t[i] < min_closed_s and not (keep_edges and i == 0):
+            cmd[i:j] = 0.0
     return cmd
 
 
@@ -48,21 +47,16 @@ def require_open_before(cmd: np.ndarray, a: np.ndarray, open_above: float, min_f
     fingers open; one that enters the view already closed (a fist, pushing fingers) has not grasped anything."""
     cmd = np.asarray(cmd, float).copy()
     a = np.asarray(a, float)
-    T, i, open_seen = len(cmd), 0, 0
-    while i < T:
-        if cmd[i] > 0.5:
-            j = i
-            while j < T and cmd[j] > 0.5:
-                j += 1
-            if open_seen < min_frames:
-                cmd[i:j] = 0.0
-                open_seen += int(np.sum(np.isfinite(a[i:j]) & (a[i:j] > open_above)))
-            else:
-                open_seen = 0
-            i = j
+    is_open = np.isfinite(a) & (a > open_above)
+    open_seen, prev_end = 0, 0
+    for i, j in closed_runs(cmd):
+        open_seen += int(is_open[prev_end:i].sum())
+        if open_seen < min_frames:
+            cmd[i:j] = 0.0
+            open_seen += int(is_open[i:j].sum())  # a dropped run is open hand time too
         else:
-            open_seen += int(np.isfinite(a[i]) and a[i] > open_above)
-            i += 1
+            open_seen = 0
+        prev_end = j
     return cmd
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from hoi2robot.contracts import CameraModel, EETrajectory, HandTrack
 from policy.retarget.config import RetargetConfig
 from policy.retarget.filters import fill_gaps, gap_lengths, reject_outliers, smooth
-from policy.retarget.gripper import gripper_from_aperture
+from policy.retarget.gripper import closed_runs, gripper_from_aperture
 from policy.retarget.lifting import plane_depth, pnp_hand, sample_depth, to_base
 from policy.retarget.orientation import closing_yaw, palm_quats, topdown_quat
 from policy.retarget.timing import insert_dwells, resample, time_scale
@@ -99,12 +99,14 @@ class Retargeter:
     def __init__(self, cfg: RetargetConfig | dict | None = None) -> None:
         self.cfg = cfg if isinstance(cfg, RetargetConfig) else RetargetConfig.from_dict(cfg)
         self.last_report: RetargetReport | None = None
+        self._cloud: tuple[np.ndarray, np.ndarray] | None = None
 
     # ------------------------------------------------------------------------------------------------ public
     def retarget(self, track: HandTrack, camera: CameraModel, depth: np.ndarray | None = None) -> EETrajectory:
         """Retarget ``track`` seen by ``camera``; ``depth``: None, H×W (context frame) or T×H×W metric z-depth."""
         cfg, rep = self.cfg, RetargetReport()
         self.last_report = rep
+        self._cloud = None  # the context depth's point cloud, unprojected once per call (_context_cloud)
         if not isinstance(track, HandTrack):
             raise RetargetError(f"expected a HandTrack, got {type(track).__name__}")
         if not isinstance(camera, CameraModel):
@@ -302,17 +304,7 @@ class Retargeter:
         image row stays within 3 px of the lowest seen so far or gets lower (the bottom plateau), and stop where
         it was clearly higher (still descending): the switch moves to the start of that plateau."""
         T = len(grip)
-        closed = grip > 0.5
-        runs, i = [], 0
-        while i < T:
-            if closed[i]:
-                j = i
-                while j < T and closed[j]:
-                    j += 1
-                runs.append([i, j])  # closed on [i, j)
-                i = j
-            else:
-                i += 1
+        runs = closed_runs(grip)
 
         def plateau_start(k: int, floor: int) -> int:
             """Earliest frame >= floor of the bottom plateau that contains (or precedes) frame k."""
@@ -348,51 +340,46 @@ class Retargeter:
         from scipy.spatial import cKDTree
 
         g, lc = self.cfg.gripper, self.cfg.lift
-        d = np.asarray(depth, np.float64)
-        H, W = d.shape[:2]
-        rr, cc = np.mgrid[0:H:2, 0:W:2]
-        zz = d[rr, cc].ravel()
-        ok = (zz >= lc.min_depth) & (zz <= lc.max_depth)
-        pts = camera.unproject(np.column_stack([cc.ravel()[ok], rr.ravel()[ok]]).astype(np.float64), zz[ok])
+        pts, pix = self._context_cloud(camera, depth)
+        pts = pts[(pix[:, 0] % 2 == 0) & (pix[:, 1] % 2 == 0)]  # every other pixel is dense enough
         pts = pts[pts[:, 2] >= lc.table_z + g.contact_height]
         tree = cKDTree(pts) if len(pts) else None
         s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), 0.005)
         out = grip.copy()
-        T, i = len(grip), 0
-        while i < T:
-            if grip[i] <= 0.5:
-                i += 1
-                continue
-            j = i
-            while j < T and grip[j] > 0.5:
-                j += 1
+        for i, j in closed_runs(grip):
+            first = np.flatnonzero(valid[i:j])
             found = False
-            for k in [m for m in range(i, j) if valid[m]][:1]:
-                uv = gp_cam[k] @ camera.K.T
+            if len(first) and tree is not None:
+                uv = gp_cam[i + first[0]] @ camera.K.T
                 ray = camera.unproject(np.repeat((uv[:2] / uv[2])[None], len(s), axis=0), s)
-                if tree is not None and float(tree.query(ray)[0].min()) <= g.contact_radius:
-                    found = True
+                found = float(tree.query(ray)[0].min()) <= g.contact_radius
             if not found:
                 out[i:j] = 0.0
-            i = j
         return out
+
+    def _context_cloud(self, camera: CameraModel, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Base-frame points (N×3) of the context depth's valid pixels and their (row, col) (N×2), computed once per
+        :meth:`retarget` call (the object-contact check and every release's support search share it)."""
+        if self._cloud is None:
+            lc = self.cfg.lift
+            d = np.asarray(depth, np.float64)
+            d = d[..., 0] if d.ndim == 3 else d
+            rr, cc = np.mgrid[0 : d.shape[0], 0 : d.shape[1]]
+            zz = d.ravel()
+            ok = (zz >= lc.min_depth) & (zz <= lc.max_depth)
+            pix = np.column_stack([rr.ravel()[ok], cc.ravel()[ok]])
+            pts = camera.unproject(pix[:, ::-1].astype(np.float64), zz[ok])
+            self._cloud = (pts, pix)
+        return self._cloud
 
     @staticmethod
     def _keep_lifted_runs(grip: np.ndarray, z: np.ndarray, valid: np.ndarray, min_lift: float) -> np.ndarray:
         """Re-open closed runs during which the grasp point never rises ``min_lift`` above where it closed."""
         out = grip.copy()
-        T, i = len(grip), 0
-        while i < T:
-            if grip[i] > 0.5:
-                j = i
-                while j < T and grip[j] > 0.5:
-                    j += 1
-                zs = z[i:j][valid[i:j] & np.isfinite(z[i:j])]
-                if len(zs) < 2 or zs.max() - zs[: max(1, min(2, len(zs)))].mean() < min_lift:
-                    out[i:j] = 0.0
-                i = j
-            else:
-                i += 1
+        for i, j in closed_runs(grip):
+            zs = z[i:j][valid[i:j] & np.isfinite(z[i:j])]
+            if len(zs) < 2 or zs.max() - zs[: max(1, min(2, len(zs)))].mean() < min_lift:
+                out[i:j] = 0.0
         return out
 
     def _vertical_approaches(self, gp: np.ndarray, grip: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -600,13 +587,7 @@ class Retargeter:
         from scipy.ndimage import maximum_filter
 
         lc = self.cfg.lift
-        d = np.asarray(depth, np.float64)
-        d = d[..., 0] if d.ndim == 3 else d
-        H, W = d.shape
-        rr, cc = np.mgrid[0:H, 0:W]
-        zz = d.ravel()
-        ok = (zz >= lc.min_depth) & (zz <= lc.max_depth)
-        pts = camera.unproject(np.column_stack([cc.ravel()[ok], rr.ravel()[ok]]).astype(np.float64), zz[ok])
+        pts = self._context_cloud(camera, depth)[0].copy()
         near_pick = np.linalg.norm(pts[:, :2] - pick[:2], axis=1) < lc.support_radius + 0.01
         pts[near_pick, 2] = np.minimum(pts[near_pick, 2], lc.table_z)
         # height map (5 mm cells) of the highest surface, then its maximum within support_radius
