@@ -288,10 +288,14 @@ class PlanClient(RosProbe):
         out.accepted = bool(handle.accepted)
         return (handle if handle.accepted else None), out
 
-    def result(self, handle: Any, out: PlanOutcome, timeout: float = 120.0) -> PlanOutcome:
+    def result(self, handle: Any, out: PlanOutcome, timeout: float = 120.0, feedback_grace_s: float = 2.0) -> PlanOutcome:
+        """Wait for the result. Feedback and result travel on different channels, so a successful plan's last
+        feedback ("done") may arrive just after its result: wait up to ``feedback_grace_s`` more for it."""
         res = self._wait(handle.get_result_async(), timeout)
         out.t_done = time.perf_counter()
         out.status, out.result = res.status, res.result
+        if getattr(res.result, "success", False):
+            self.wait_for(lambda: any(stage == "done" for _, stage, _ in out.feedback), feedback_grace_s, poll=0.01)
         return out
 
     def plan(self, goal: Any, timeout: float = 120.0) -> PlanOutcome:
