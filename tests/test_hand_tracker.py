@@ -354,4 +354,37 @@ def test_zoom_backward_centres_a_crop_on_the_next_hand(hand_model_path, monkeypa
             track = tr.track(frames, fps=10.0)
         assert track.valid[:, 1].tolist() == [False, False, False, True, True]
         forward = [(0, None, True), (1, None, True), (2, None, True)]
-        assert calls == (forward + [(2, (60.0, 20.0), False), (1, (60.0, 20.0), False)] if backward else forward)
+        assert calls == (forward + [(2, (60.0, 20.0, 0.0), False), (1, (60.0, 20.0, 0.0), False)] if backward else forward)
+
+
+def test_zoom_fit_crops_around_the_last_hand_at_its_size_first(hand_model_path, monkeypatch):
+    """Frame 0 has a 20 px hand at (100, 60) of a 200² frame, frame 1 none: the zoom search of frame 1 first tries
+    one crop centred on that hand, ``zoom_fit`` x its size (60 px), then the ``zoom_crop`` crop (125 px), then the
+    grid; with zoom_fit = 0 the fitted crop is skipped (the old behaviour: the 125 px crop first)."""
+    from types import SimpleNamespace as NS
+
+    pts = [NS(x=(90 + 20 * (i % 2)) / 200, y=(50 + 20 * (i // 20)) / 200, z=0.0) for i in range(21)]
+    hand = NS(handedness=[[NS(category_name="Right", score=0.9)]], hand_landmarks=[pts], hand_world_landmarks=[pts])
+    none = NS(handedness=[], hand_landmarks=[], hand_world_landmarks=[])
+    sides = []
+
+    class Fake:
+        def detect_for_video(self, image, stamp):
+            return hand if stamp == 0 else none
+
+        def detect(self, image):
+            sides.append(image.width)
+            return none
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(HandTracker, "_create", lambda self, mode: Fake())
+    frames = np.zeros((2, 200, 200, 3), np.uint8)
+    for fit, first in ((3.0, [60, 125]), (0.0, [125])):
+        sides.clear()
+        with HandTracker(model_path=str(hand_model_path), zoom_fit=fit, zoom_backward=False, zoom_grid=2) as tr:
+            tr.track(frames, fps=10.0)
+        assert sides == first + [125] * 4
+    with pytest.raises(ValueError, match="zoom_fit"):
+        HandTrackerConfig(zoom_fit=1.0)

@@ -62,6 +62,13 @@ class HandTrackerConfig:
             crops move outwards); its landmarks may lie outside the image. 0 = crops stay inside the image.
         zoom_pad_mode: fill of the padded part: "constant" (mid grey 128), "edge" (replicate the border pixels) or
             "reflect" (mirror the image at its border).
+        zoom_fit: the crop around the last hand seen is this many times that hand's size (the larger side of its
+            keypoints' box; at least 20% of the frame's shorter side) when that is smaller than the ``zoom_crop``
+            crop, which is then tried next: a small hand
+            (e.g. ~40 px in a 256² frame, ~16% of the ``zoom_crop`` crop's side) is magnified to the size MediaPipe's
+            palm detector finds reliably. 0 = off (only the ``zoom_crop`` crop). Measured on 48 PickPlaceCan
+            engine clips at 256² (hands ~40 px at the far bin, ~50-60 px at the can): 626 -> 632 of 652 hand-frames
+            detected with 3 (4: 630), mean error 4.1 -> 4.2 px.
     """
 
     model_path: str | None = None
@@ -75,6 +82,7 @@ class HandTrackerConfig:
     zoom_backward: bool = True
     zoom_pad: float = 0.25
     zoom_pad_mode: str = "edge"
+    zoom_fit: float = 3.0
 
     def __post_init__(self) -> None:
         if self.num_hands not in (1, 2) or isinstance(self.num_hands, bool):
@@ -93,6 +101,10 @@ class HandTrackerConfig:
             raise ValueError(f"HandTrackerConfig.zoom_pad must be in [0, 0.5), got {self.zoom_pad!r}")
         if not isinstance(self.zoom_backward, bool):
             raise ValueError(f"HandTrackerConfig.zoom_backward must be true or false, got {self.zoom_backward!r}")
+        if isinstance(self.zoom_fit, bool) or not isinstance(self.zoom_fit, (int, float)) or not (
+            self.zoom_fit == 0.0 or 1.5 <= self.zoom_fit <= 8.0
+        ):
+            raise ValueError(f"HandTrackerConfig.zoom_fit must be 0 (off) or in [1.5, 8], got {self.zoom_fit!r}")
         if self.zoom_pad_mode not in PAD_MODES:
             raise ValueError(f"HandTrackerConfig.zoom_pad_mode must be one of {PAD_MODES}, got {self.zoom_pad_mode!r}")
 
@@ -194,8 +206,10 @@ def pad_frame(frame: np.ndarray, pad: int, mode: str) -> np.ndarray:
 
 
 def _hand_centre(arrays: dict[str, np.ndarray], t: int) -> np.ndarray:
-    """Mean pixel of the keypoints of the hands found in frame ``t`` (a zoom crop's centre)."""
-    return arrays["keypoints_2d"][t][arrays["valid"][t]].reshape(-1, 2).mean(axis=0)
+    """Mean pixel of the keypoints of the hands found in frame ``t`` (a zoom crop's centre), then their size: the
+    larger side of the keypoints' bounding box, pixels (3 values)."""
+    px = arrays["keypoints_2d"][t][arrays["valid"][t]].reshape(-1, 2)
+    return np.array([*px.mean(axis=0), float(np.ptp(px, axis=0).max())])
 
 
 class HandTracker:
@@ -291,7 +305,8 @@ class HandTracker:
     ) -> None:
         """Look for hands in magnified crops of a frame where none was found (see ``HandTrackerConfig.zoom_grid``).
 
-        The crop around ``centre`` (the last hand seen) is tried alone first; if it finds nothing, every grid crop
+        ``centre``: (u, v, size) of the last hand seen (:func:`_hand_centre`) or None. The crop around it (first
+        one fitted to its size, if ``zoom_fit`` is on) is tried alone first; if it finds nothing, every grid crop
         is searched and each hand is taken from the crop where it lies farthest from the crop's border (a hand cut
         by the border gets poor landmarks); detections of one hand from several crops are merged.
         """
@@ -303,7 +318,12 @@ class HandTracker:
         height, width = frame.shape[:2]
         pad = int(round(c.zoom_pad * max(int(round(c.zoom_crop * min(width, height))), 1)))
         padded = pad_frame(frame, pad, c.zoom_pad_mode)
-        passes = [zoom_crops(width, height, 0, c.zoom_crop, centre, pad)] if centre is not None else []
+        passes = []
+        if centre is not None:
+            side = c.zoom_fit * float(centre[2]) / min(width, height)  # the crop fitted to the last hand's size
+            if c.zoom_fit > 0 and side < c.zoom_crop:
+                passes.append(zoom_crops(width, height, 0, max(side, 0.2), centre[:2], pad))
+            passes.append(zoom_crops(width, height, 0, c.zoom_crop, centre[:2], pad))
         if grid:
             passes.append(zoom_crops(width, height, c.zoom_grid, c.zoom_crop, pad=pad))
         for crops in passes:
