@@ -7,7 +7,7 @@ import pytest
 from hoi2robot.contracts import CameraModel, EETrajectory, HandTrack
 from policy.retarget import RetargetConfig, RetargetError, Retargeter, load_config
 from policy.retarget.filters import fill_gaps, gap_lengths, reject_outliers, smooth
-from policy.retarget.gripper import drop_short_closures, gripper_from_aperture, hysteresis
+from policy.retarget.gripper import drop_short_closures, gripper_from_aperture, hysteresis, pick_place_from_motion
 from policy.retarget.lifting import plane_depth, pnp_hand, sample_depth
 from policy.retarget.orientation import closing_yaw, quat_to_mat, topdown_quat
 from policy.retarget.timing import insert_dwells, resample, time_scale
@@ -134,7 +134,45 @@ def test_release_depth_from_the_support_under_it_and_closures_need_an_object():
         np.testing.assert_array_equal(out, grip if kept else np.zeros(T))
 
 
+def test_release_into_a_container_lands_on_its_floor_not_its_thin_rim():
+    cam = look_down_camera()
+    table_z = -0.1
+    # a 1 cm thin, 8 cm tall wall (a bin's rim) in front of the place on the floor behind it
+    depth = _table_with_box_depth(cam, table_z, (0.55, -0.05), (0.56, 0.10), -0.02)
+    pick = np.array([0.45, -0.1, table_z + 0.02])
+    place = np.array([0.60, 0.03, table_z + 0.02])
+    uv = cam.project(place[None])[0][0]
+    for pct, on_floor in ((20.0, True), (100.0, False)):
+        rt = Retargeter(load_config("default").replace(lift={"table_z": table_z, "support_percentile": pct}))
+        z = rt._support_depth(cam, depth, uv, pick)
+        err = np.linalg.norm(cam.unproject(uv[None], np.array([z]))[0] - place)
+        assert (err < 0.01) == on_floor, (pct, err)  # the highest surface around (100) stops the ray at the rim
+    with pytest.raises(ValueError, match=r"lift.support_percentile"):
+        RetargetConfig.from_dict({"lift": {"support_percentile": 120}})
+
+
 # ---------------------------------------------------------------------------------------------- gaps, outliers
+def test_pick_and_place_timed_from_the_hands_motion():
+    # image row of the grasp point (larger = lower): enters low (frame 0, no pick), rises, descends to the pick
+    # (frames 6-8), rises with the object, descends to the place (frames 15-17), rises away
+    v = np.array([200, 150, 120, 110, 130, 160, 190, 191, 189, 150, 110, 100, 105, 130, 160, 180, 181, 179, 140, 110,
+                  100, 100], float)
+    valid = np.ones(len(v), bool)
+    assert pick_place_from_motion(v, valid, prominence=15.0) == (6, 18)
+    valid[7] = False  # a missed frame inside the pick bottom is interpolated over
+    v_missing = v.copy()
+    v_missing[7] = np.nan
+    assert pick_place_from_motion(v_missing, valid, prominence=15.0) == (6, 18)
+    # a lift (one bottom) or a push, or bottoms shallower than the prominence: no pick and place
+    assert pick_place_from_motion(v[:12], np.ones(12, bool), prominence=15.0) is None
+    assert pick_place_from_motion(v, np.ones(len(v), bool), prominence=150.0) is None
+    # the hand still at the place when the clip ends: no release seen
+    assert pick_place_from_motion(v[:17], np.ones(17, bool), prominence=15.0) is None
+    with pytest.raises(ValueError, match=r"gripper.timing"):
+        RetargetConfig.from_dict({"gripper": {"timing": "guess"}})
+    assert load_config("default").gripper.timing == "auto"
+
+
 def test_gap_filling_interpolates_inside_and_holds_at_the_ends():
     x = np.array([[0.0], [9.0], [2.0], [9.0], [9.0], [5.0], [9.0]])
     valid = np.array([False, False, True, False, False, True, False])

@@ -1,6 +1,6 @@
 """Retargeting benchmark: grasp-point accuracy of tracked hands vs ground truth, and track + retarget latency.
 
-    python -m policy.retarget.bench [--tasks Lift Stack PickPlaceCan Push] [--seeds 5] [--latency-clips 5]
+    python -m policy.retarget.bench [--tasks Lift Stack PickPlaceCan Push] [--seeds 5] [--latency-clips 5]  (0: no latency run, the previous --out file's is kept)
 
 For each (task, seed) engine demo (:func:`policy.retarget.rows.demo_clip`, 256², 32 frames, egoview), MediaPipe
 tracks the rendered video and the retargeter lifts it twice — with the context frame's depth and without depth
@@ -117,10 +117,12 @@ def main(argv: list[str] | None = None) -> int:
                     pooled[mode][k] += acc[mode][k]
     # latency of a 16-frame clip: the default tracker (zoom search on frames without a hand) and a fast one (one
     # hand, no zoom search); clips are rendered first so that only tracking + retargeting is timed
+    # --latency-clips 0: no latency run; the latency of the previous --out file (if any) is kept, marked as such
     from sim.handsim.engine import make_clip
 
+    n_clips = args.latency_clips + 1 if args.latency_clips > 0 else 0
     clips = [make_clip(args.tasks[k % len(args.tasks)], 1000 + k, resolution=256, num_frames=16, camera="egoview")
-             for k in range(args.latency_clips + 1)]  # fmt: skip
+             for k in range(n_clips)]  # fmt: skip
     depths = [context_depth(clip.task, clip.seed) if clip.seed >= 0 else None for clip in clips]
     rt = Retargeter(_retarget_cfg("depth"))
     lat_all: dict[str, dict[str, list[float]]] = {}
@@ -146,6 +148,16 @@ def main(argv: list[str] | None = None) -> int:
     pooled_cm = {f"{m}_median_{k}_cm": float(np.median(v) * 100) if v else float("nan")
                  for m, d in pooled.items() for k, v in d.items()}  # fmt: skip
     latency = {v: {k: float(np.median(x)) for k, x in lat.items()} for v, lat in lat_all.items()}
+    latency_from = "this run"
+    if args.latency_clips <= 0:
+        lat_all, latency, latency_from = {}, {}, "not measured"
+        if args.out.is_file():
+            try:
+                old = json.loads(args.out.read_text())
+                latency, lat_all = old.get("latency_16_frames_s", {}), old.get("latency_samples", {})
+                latency_from = f"kept from the previous {args.out} ({old.get('command', '?')})"
+            except (OSError, ValueError):
+                pass
     print("\n3D grasp-point error of tracked keypoints vs ground truth (median, cm; contact = grasp/release frames)\n")
     print("| task | detection | with depth: all frames | with depth: contact | no depth: all frames | no depth: contact |")
     print("|---|---|---|---|---|---|")
@@ -155,11 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     p = pooled_cm
     print(f"| all (pooled) | | {p['depth_median_all_cm']:.2f} | {p['depth_median_contact_cm']:.2f} "
           f"| {p['plane_median_all_cm']:.2f} | {p['plane_median_contact_cm']:.2f} |")  # fmt: skip
-    print(f"\nlatency of a 16-frame 256² clip, median of {args.latency_clips} (s)\n")
+    print(f"\nlatency of a 16-frame 256² clip, median of {args.latency_clips} (s; {latency_from})\n")
     print("| tracker | track | retarget | total | detection |")
     print("|---|---|---|---|---|")
     for v, l in latency.items():
-        print(f"| {v} {TRACKER_VARIANTS[v] or ''} | {l['track']:.3f} | {l['retarget']:.3f} | {l['total']:.3f} "
+        print(f"| {v} {TRACKER_VARIANTS.get(v) or ''} | {l['track']:.3f} | {l['retarget']:.3f} | {l['total']:.3f} "
               f"| {l['detection']:.2f} |")  # fmt: skip
     record = {
         "command": "python -m policy.retarget.bench " + " ".join(argv or []),
@@ -168,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "pooled_cm": pooled_cm,
         "median_of_task_medians_all_cm": all_tasks,
         "latency_16_frames_s": latency,
+        "latency_from": latency_from,
         "tracker_variants": TRACKER_VARIANTS,
         "latency_samples": lat_all,
         "threads": {"torch": 1, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},

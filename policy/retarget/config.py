@@ -86,8 +86,10 @@ class LiftConfig:
     Attributes:
         max_reprojection_px: frames whose PnP reprojection error (mean, pixels) exceeds this are outliers.
         release_support: with a context depth, a release point's depth is where the pixel's ray, lowered by the
-            grasp point's height above the table at the pick, meets the highest context surface within
-            ``support_radius`` (the object is put down on what is under it: the table, another object); the depth
+            grasp point's height above the table at the pick, meets the context surface within
+            ``support_radius`` (the object is put down on what is under it: the table, another object; the surface
+            height there is its ``support_percentile``-th percentile within that radius — a low one: a container's
+            thin rim, which the release ray meets first, is no support, its floor is); the depth
             right at the pixel is often the table behind a support object (measured on engine Stack demos: releases
             4-12 cm too far). False: the nearest surface around the pixel, like a grasp.
         depth_window: half size (pixels) of the window sampled around a keypoint in a per-frame depth image.
@@ -105,6 +107,7 @@ class LiftConfig:
     geometric_prior: bool = True
     release_support: bool = True
     support_radius: float = 0.02
+    support_percentile: float = 20.0
     depth_window: int = 2
     anchor_window: int = 4
     min_depth: float = 0.05
@@ -119,6 +122,7 @@ class LiftConfig:
         if not isinstance(self.release_support, bool):
             _err(s, "release_support", f"expected true or false, got {self.release_support!r}")
         _num(s, "support_radius", self.support_radius, 0.001, 0.2)
+        _num(s, "support_percentile", self.support_percentile, 0.0, 100.0)
         for k in ("depth_window", "anchor_window"):
             if not isinstance(getattr(self, k), int) or getattr(self, k) < 0:
                 _err(s, k, f"expected a non-negative integer, got {getattr(self, k)!r}")
@@ -189,6 +193,11 @@ class GripperConfig:
     MediaPipe reads as changing by up to 7 cm) and re-opened (0 disables). With an aperture range
     below ``min_range`` (metres) the track has no grasp, and the command is ``no_grasp_command`` throughout
     (1 = keep closed: the closed gripper is the robot's pusher).
+    ``timing``: ``auto`` — when the aperture finds a grasp and the grasp point's image row shows a clear pick and
+    place (two bottoms, each ``motion_prominence`` × image height below the rise between them), the gripper closes at
+    the start of the first bottom and opens after the second (the hand's motion times a power grasp that the aperture
+    cannot: wrapping a can changes MediaPipe's thumb-index distance by 2 cm, within its noise); ``aperture``: the
+    aperture alone.
     """
 
     close_below: float = 0.4
@@ -205,9 +214,14 @@ class GripperConfig:
     contact_height: float = 0.015
     contact_radius: float = 0.04
     no_grasp_command: float = 1.0
+    timing: str = "auto"
+    motion_prominence: float = 0.06
 
     def __post_init__(self) -> None:
         s = "gripper"
+        if self.timing not in ("auto", "aperture"):
+            _err(s, "timing", f"expected 'auto' or 'aperture', got {self.timing!r}")
+        _num(s, "motion_prominence", self.motion_prominence, 0.0, 1.0)
         _num(s, "close_below", self.close_below, 0.0, 1.0)
         if _num(s, "open_above", self.open_above, 0.0, 1.0) < self.close_below:
             _err(s, "open_above", f"must be >= close_below ({self.close_below}) for hysteresis")

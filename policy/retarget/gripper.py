@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["closed_runs", "hysteresis", "gripper_from_aperture", "drop_short_closures", "require_open_before"]
+__all__ = ["closed_runs", "hysteresis", "gripper_from_aperture", "drop_short_closures", "require_open_before",
+           "pick_place_from_motion"]
 
 
 def closed_runs(cmd: np.ndarray) -> list[tuple[int, int]]:
@@ -96,3 +97,35 @@ def gripper_from_aperture(aperture: np.ndarray, t: np.ndarray, cfg, valid: np.nd
     if cmd.max() <= 0.5:  # every closure dropped: no grasp, the same command as a track without aperture change
         return np.full(len(ap), float(cfg.no_grasp_command)), False, a
     return cmd, True, a
+
+
+def pick_place_from_motion(v: np.ndarray, valid: np.ndarray, prominence: float, plateau: float = 3.0) -> tuple[int, int] | None:
+    """(close frame, open frame) of a pick and a place read from the grasp point's image row ``v`` (pixels, T; larger
+    = lower in the image), or None when the motion shows no pick and place.
+
+    A pick-and-place hand descends to the object, rises, moves, descends to the place and rises again: two bottoms
+    (interior maxima of ``v`` with a ``prominence`` of at least that many pixels; the two most prominent ones). The gripper closes at the
+    start of the first bottom's plateau (where ``v`` comes within ``plateau`` px of the bottom) and opens after the
+    end of the second's. One bottom (a lift, a push) or none: None. Frames not ``valid`` are interpolated over.
+    """
+    from scipy.signal import find_peaks
+
+    v = np.asarray(v, float)
+    ok = np.asarray(valid, bool) & np.isfinite(v)
+    if ok.sum() < 5:
+        return None
+    idx = np.arange(len(v))
+    vf = np.interp(idx, idx[ok], v[ok])
+    peaks, props = find_peaks(vf, prominence=prominence)  # interior bottoms only (a hand entering low is no pick)
+    if len(peaks) < 2:
+        return None
+    p, q = sorted(int(k) for k in peaks[np.argsort(props["prominences"])[-2:]])  # the two clearest, in time order
+    a = p
+    while a > 0 and vf[a - 1] >= vf[p] - plateau:
+        a -= 1
+    b = q
+    while b < len(vf) - 1 and vf[b + 1] >= vf[q] - plateau:
+        b += 1
+    if b + 1 >= len(vf):  # the hand never leaves the place: no release seen
+        return None
+    return a, b + 1

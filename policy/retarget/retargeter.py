@@ -21,7 +21,7 @@ import numpy as np
 from hoi2robot.contracts import CameraModel, EETrajectory, HandTrack
 from policy.retarget.config import RetargetConfig
 from policy.retarget.filters import fill_gaps, gap_lengths, reject_outliers, smooth
-from policy.retarget.gripper import closed_runs, gripper_from_aperture
+from policy.retarget.gripper import closed_runs, gripper_from_aperture, pick_place_from_motion
 from policy.retarget.lifting import plane_depth, pnp_hand, sample_depth, to_base
 from policy.retarget.orientation import closing_yaw, palm_quats, topdown_quat
 from policy.retarget.timing import insert_dwells, resample, time_scale
@@ -56,6 +56,7 @@ class RetargetReport:
     keypoints_base: np.ndarray | None = None  # T×21×3 lifted keypoints (NaN where not valid)
     gripper_frames: np.ndarray | None = None  # T gripper command at the video frames
     yaw: float = 0.0
+    motion_timed: bool = False  # the gripper was timed by a pick-and-place motion (gripper.timing auto), not the aperture
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,6 +65,7 @@ class RetargetReport:
         return {
             "hand": ["left", "right"][self.hand], "grasp_type": self.grasp_type, "has_grasp": self.has_grasp,
             "scale": float(np.median(self.scale)), "scale_source": self.scale_source, "yaw": self.yaw,
+            "motion_timed": self.motion_timed,
             "frames": int(len(det)), "detected_frames": int(det.sum()), "used_frames": int(val.sum()),
             "missed_frames": [int(i) for i in np.flatnonzero(~det)], "warnings": list(self.warnings),
         }  # fmt: skip
@@ -158,7 +160,18 @@ class Retargeter:
 
         # depth: per-frame z of the grasp point, anchored where the hand touches things
         gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
-        if has_grasp and cfg.gripper.snap_s > 0:
+        motion_timed = False
+        if has_grasp and cfg.gripper.timing == "auto":
+            uv = gp_cam @ camera.K.T
+            pp = pick_place_from_motion(uv[:, 1] / uv[:, 2], valid, cfg.gripper.motion_prominence * camera.height)
+            if pp is not None:  # a clear pick and place: the hand's motion times the gripper, not its aperture
+                grip = np.zeros(T)
+                grip[pp[0] : pp[1]] = 1.0
+                motion_timed = True
+                kind = self._grasp_kind(aperture, valid, grip)
+                gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
+        rep.motion_timed = motion_timed
+        if has_grasp and cfg.gripper.snap_s > 0 and not motion_timed:
             uv = gp_cam @ camera.K.T
             grip = self._snap_to_contact(grip, uv[:, 1] / uv[:, 2], valid, t, cfg.gripper.snap_s)
         if has_grasp and mode == "depth" and depth.ndim == 2 and cfg.gripper.contact_height > 0:
@@ -580,11 +593,12 @@ class Retargeter:
 
     def _support_depth(self, camera: CameraModel, depth: np.ndarray, uv: np.ndarray, pick: np.ndarray) -> float:
         """Camera z-depth along pixel ``uv``'s ray of a release point: the first point out from the camera whose
-        height above the context frame's highest surface within ``lift.support_radius`` (horizontally) is at most the
+        height above the context frame's surface within ``lift.support_radius`` (horizontally; its
+        ``lift.support_percentile``-th height percentile there, 100: the highest) is at most the
         pick point's height above the table plane (``pick``: base frame). Surfaces within ``support_radius`` + 1 cm of
         the pick point (the picked object itself, still there in the context frame) count as the table. NaN when the
         ray meets no support."""
-        from scipy.ndimage import maximum_filter
+        from scipy.ndimage import maximum_filter, percentile_filter
 
         lc = self.cfg.lift
         pts = self._context_cloud(camera, depth)[0].copy()
@@ -598,7 +612,10 @@ class Retargeter:
         np.maximum.at(hmap, (ij[:, 0], ij[:, 1]), pts[:, 2])
         n = int(np.ceil(lc.support_radius / cell))
         disk = np.hypot(*np.mgrid[-n : n + 1, -n : n + 1]) <= n
-        hmap = maximum_filter(hmap, footprint=disk, mode="constant", cval=-np.inf)
+        if lc.support_percentile >= 100.0:
+            hmap = maximum_filter(hmap, footprint=disk, mode="constant", cval=-np.inf)
+        else:  # a surface under most of the disc: a container's thin rim is no support, a box top is
+            hmap = percentile_filter(hmap, lc.support_percentile, footprint=disk, mode="constant", cval=-np.inf)
         h = max(float(pick[2]) - lc.table_z, 0.0)
         s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), 0.002)
         ray = camera.unproject(np.repeat(np.asarray(uv, np.float64)[None], len(s), axis=0), s)

@@ -120,11 +120,13 @@ def _retarget_cfg(mode: str):
 
     cfg = load_config("default").replace(lift={"mode": mode})
     if mode == "metric":
-        # exact apertures: a 1 cm closing is a grasp (a can pinched at its rim closes 1.5 cm; PickPlaceCan seed 2);
+        # exact apertures time the gripper (gripper.timing aperture: no motion timing); a 1 cm closing is a grasp
+        # (a can pinched at its rim closes 1.5 cm; PickPlaceCan seed 2);
         # no outliers in GT, while a carry at the demos' ~4 fps moves more than filter.outlier_m between frames
         # approach.lead_s stays: following the hand's entry from the far side of the view (e.g. (0.25, -0.27) m)
         # winds the Panda's wrist into its joint-6 limit and the grasp comes too late (Lift seeds 20, 41, 42)
-        cfg = cfg.replace(gripper={"snap_s": 0.0, "min_range": 0.01, "min_open_frames": 0}, filter={"outlier_m": 1.0},
+        cfg = cfg.replace(gripper={"snap_s": 0.0, "min_range": 0.01, "min_open_frames": 0, "timing": "aperture"},
+                          filter={"outlier_m": 1.0},
                           approach={"height": 0.0, "tail_s": 1e3})  # fmt: skip
     return cfg
 
