@@ -235,6 +235,12 @@ def test_config_validation_and_yaml_mirror():
     assert list(cfg) == [f.name for f in dataclasses.fields(HandTrackerConfig)]
     assert HandTrackerConfig(**cfg) == HandTrackerConfig()
     assert HandTrackerConfig().resolved_model_path() == default_model_path()
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
+        realtime = OmegaConf.to_container(compose("pipeline", overrides=["tracker=realtime"]).tracker)
+    assert HandTrackerConfig(**realtime) == HandTrackerConfig(num_hands=1, zoom_grid=0)  # the preset over the default
     assert os.fspath(HandTrackerConfig(model_path="~/m.task").resolved_model_path()).endswith("m.task")
 
 
@@ -266,7 +272,7 @@ def _small_hand(hand_photos, size: int = 640, frac: float = 0.15, at=(150, 400))
 
 def test_zoom_search_finds_a_small_hand_at_its_true_place(hand_model_path, hand_photos):
     frame, photo, scale = _small_hand(hand_photos)
-    with HandTracker(model_path=str(hand_model_path), zoom_grid=0) as plain:
+    with HandTracker(model_path=str(hand_model_path), zoom=False) as plain:
         assert not plain.detect(frame).valid.any()  # the case zoom search is for
         ref = plain.detect(photo)
     with HandTracker(model_path=str(hand_model_path)) as zoomed:
@@ -388,3 +394,42 @@ def test_zoom_fit_crops_around_the_last_hand_at_its_size_first(hand_model_path, 
         assert sides == first + [125] * 4
     with pytest.raises(ValueError, match="zoom_fit"):
         HandTrackerConfig(zoom_fit=1.0)
+
+
+def test_zoom_grid_0_searches_only_around_a_recent_hand_and_zoom_false_not_at_all(hand_model_path, monkeypatch):
+    """Frames 0-1 have no hand, frame 2 a 20 px hand, frames 3-7 none. zoom_grid 0 (the realtime preset): frames 0-1
+    get a crop around the later hand (backward pass), frames 3-6 one around the last hand (zoom_memory 4), frame 7
+    nothing and no frame a grid; zoom false: no IMAGE-mode call at all; the full search (zoom_grid 2): a grid on every
+    frame the crops around a recent hand left without one."""
+    from types import SimpleNamespace as NS
+
+    pts = [NS(x=(90 + 20 * (i % 2)) / 200, y=(50 + 20 * (i // 20)) / 200, z=0.0) for i in range(21)]
+    hand = NS(handedness=[[NS(category_name="Right", score=0.9)]], hand_landmarks=[pts], hand_world_landmarks=[pts])
+    none = NS(handedness=[], hand_landmarks=[], hand_world_landmarks=[])
+    calls = []
+
+    class Fake:
+        def detect_for_video(self, image, stamp):
+            return hand if stamp == 200 else none
+
+        def detect(self, image):
+            calls.append(image.width)
+            return none
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(HandTracker, "_create", lambda self, mode: Fake())
+    frames = np.zeros((8, 200, 200, 3), np.uint8)
+    for overrides, expected in (
+        ({"zoom_grid": 0}, [60, 125] * 4 + [60, 125] * 2),  # frames 3-6 forward, then 1, 0 backward
+        ({"zoom": False}, []),
+        ({"zoom_grid": 2}, [125] * 4 * 2 + [60, 125, *[125] * 4] * 4 + [125] * 4 + [60, 125] * 2),
+    ):
+        calls.clear()
+        with HandTracker(model_path=str(hand_model_path), zoom_fit=3.0, **overrides) as tr:
+            track = tr.track(frames, fps=10.0)
+        assert track.valid[:, 1].tolist() == [False, False, True] + [False] * 5
+        assert calls == expected, overrides
+    with pytest.raises(ValueError, match="zoom must be"):
+        HandTrackerConfig(zoom="no")

@@ -49,7 +49,10 @@ class HandTrackerConfig:
             (first one around the last hand seen within ``zoom_memory`` frames, then a ``zoom_grid`` × ``zoom_grid``
             grid of overlapping crops) and keep what it finds, mapped back to full-image pixels. MediaPipe's palm
             detector sees the whole frame at 192², so a hand ~30 px across in a 256² egocentric frame is often
-            missed; a crop magnifies it. 0 = off.
+            missed; a crop magnifies it. 0 = no grid: only crops around a hand seen within ``zoom_memory``
+            frames (forward, and backward with ``zoom_backward``), a few IMAGE-mode calls on the frames right next
+            to a detection instead of ``zoom_grid``² on every frame without a hand (``configs/tracker/realtime.yaml``).
+        zoom: false turns the whole zoom search off (MediaPipe on the full frame only).
         zoom_crop: crop side as a fraction of the frame's shorter side, in (0, 1).
         zoom_memory: how many frames back a hand seen gives the first crop's centre.
         zoom_backward: after the forward pass, frames still without a hand that lie at most ``zoom_memory`` frames
@@ -76,6 +79,7 @@ class HandTrackerConfig:
     min_hand_detection_confidence: float = 0.5
     min_hand_presence_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
+    zoom: bool = True
     zoom_grid: int = 3
     zoom_crop: float = 0.625
     zoom_memory: int = 4
@@ -99,6 +103,8 @@ class HandTrackerConfig:
             raise ValueError(f"HandTrackerConfig.zoom_crop must be in (0, 1), got {self.zoom_crop!r}")
         if isinstance(self.zoom_pad, bool) or not isinstance(self.zoom_pad, (int, float)) or not 0.0 <= self.zoom_pad < 0.5:
             raise ValueError(f"HandTrackerConfig.zoom_pad must be in [0, 0.5), got {self.zoom_pad!r}")
+        if not isinstance(self.zoom, bool):
+            raise ValueError(f"HandTrackerConfig.zoom must be true or false, got {self.zoom!r}")
         if not isinstance(self.zoom_backward, bool):
             raise ValueError(f"HandTrackerConfig.zoom_backward must be true or false, got {self.zoom_backward!r}")
         if isinstance(self.zoom_fit, bool) or not isinstance(self.zoom_fit, (int, float)) or not (
@@ -277,7 +283,7 @@ class HandTracker:
                     seen_at, seen = t, _hand_centre(arrays, t)
         finally:
             landmarker.close()
-        if self.config.zoom_backward and self.config.zoom_grid > 0:
+        if self.config.zoom and self.config.zoom_backward:
             seen_at, seen = len(frames), None
             for t in range(len(frames) - 1, -1, -1):
                 if not arrays["valid"][t].any() and seen is not None and seen_at - t <= self.config.zoom_memory:
@@ -311,7 +317,7 @@ class HandTracker:
         by the border gets poor landmarks); detections of one hand from several crops are merged.
         """
         c = self.config
-        if c.zoom_grid == 0:
+        if not c.zoom or (centre is None and (not grid or c.zoom_grid == 0)):
             return
         if self._image_landmarker is None:
             self._image_landmarker = self._create("IMAGE")
@@ -324,7 +330,7 @@ class HandTracker:
             if c.zoom_fit > 0 and side < c.zoom_crop:
                 passes.append(zoom_crops(width, height, 0, max(side, 0.2), centre[:2], pad))
             passes.append(zoom_crops(width, height, 0, c.zoom_crop, centre[:2], pad))
-        if grid:
+        if grid and c.zoom_grid > 0:
             passes.append(zoom_crops(width, height, c.zoom_grid, c.zoom_crop, pad=pad))
         for crops in passes:
             found = []  # (margin, crop, single-hand result)
