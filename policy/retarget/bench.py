@@ -1,6 +1,9 @@
 """Retargeting benchmark: grasp-point accuracy of tracked hands vs ground truth, and track + retarget latency.
 
-    python -m policy.retarget.bench [--tasks Lift Stack PickPlaceCan Push] [--seeds 5] [--latency-clips 5]  (0: no latency run, the previous --out file's is kept)
+    python -m policy.retarget.bench [--tasks Lift Stack PickPlaceCan Push] [--seeds 5] [--latency-clips 5]
+
+``--latency-clips 0`` skips the latency run and ``--seeds 0`` the grasp errors; the skipped part's numbers are kept
+from the previous ``--out`` file (marked ``latency_from`` / ``grasp_from``).
 
 For each (task, seed) engine demo (:func:`policy.retarget.rows.demo_clip`, 256², 32 frames, egoview), MediaPipe
 tracks the rendered video and the retargeter lifts it twice — with the context frame's depth and without depth
@@ -19,16 +22,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["main", "grasp_errors", "TRACKER_VARIANTS"]
+__all__ = ["main", "grasp_errors", "tracker_preset", "TRACKER_VARIANTS"]
 
-# HandTracker settings whose latency is measured: the default (zoom search on frames without a hand: magnified crops
-# around the last hand, then a 3×3 grid) and a fast one (one hand, no zoom search)
-TRACKER_VARIANTS: dict[str, dict] = {"default": {}, "fast": {"num_hands": 1, "zoom_grid": 0}}
+# tracker presets (configs/tracker/<name>.yaml) whose latency is measured: the default (zoom search on frames without
+# a hand: magnified crops around the last hand, then a 3×3 grid) and realtime (one hand; crops only around a hand seen
+# a few frames before or after)
+TRACKER_VARIANTS: tuple[str, ...] = ("mediapipe", "realtime")
+
+
+def tracker_preset(name: str) -> dict:
+    """HandTrackerConfig fields of the Hydra preset ``configs/tracker/<name>.yaml`` (its defaults list applied)."""
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
+        return OmegaConf.to_container(compose("pipeline", overrides=[f"tracker={name}"]).tracker)
 
 
 def _contacts(rep) -> np.ndarray:
@@ -72,6 +86,14 @@ def grasp_errors(clip, track, depth, mode: str) -> dict:
     }
 
 
+def _previous(path: Path) -> dict:
+    """The record of an earlier run at ``path`` ({} when there is none or it is unreadable)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m policy.retarget.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", nargs="+", default=["Lift", "Stack", "PickPlaceCan", "Push"])
@@ -90,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: dict[str, dict] = {}
     pooled = {"depth": {"all": [], "contact": []}, "plane": {"all": [], "contact": []}}
     with HandTracker() as tracker:
-        for task in args.tasks:
+        for task in args.tasks if args.seeds > 0 else []:
             acc = {"depth": {"all": [], "contact": []}, "plane": {"all": [], "contact": []}}
             det = []
             for seed in range(args.seeds):
@@ -115,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             for mode in acc:
                 for k in ("all", "contact"):
                     pooled[mode][k] += acc[mode][k]
-    # latency of a 16-frame clip: the default tracker (zoom search on frames without a hand) and a fast one (one
-    # hand, no zoom search); clips are rendered first so that only tracking + retargeting is timed
+    # latency of a 16-frame clip for each tracker preset; clips are rendered first so that only tracking +
+    # retargeting is timed; detection = share of the frames with >= 15 of the hand's 21 keypoints in view
     # --latency-clips 0: no latency run; the latency of the previous --out file (if any) is kept, marked as such
     from sim.handsim.engine import make_clip
 
@@ -126,9 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     depths = [context_depth(clip.task, clip.seed) if clip.seed >= 0 else None for clip in clips]
     rt = Retargeter(_retarget_cfg("depth"))
     lat_all: dict[str, dict[str, list[float]]] = {}
-    for variant, overrides in TRACKER_VARIANTS.items():
+    load_before = os.getloadavg()
+    for variant in TRACKER_VARIANTS:
         lat = lat_all[variant] = {"track": [], "retarget": [], "total": [], "detection": []}
-        with HandTracker(**overrides) as tracker:
+        with HandTracker(**tracker_preset(variant)) as tracker:
             for k, (clip, depth) in enumerate(zip(clips, depths)):
                 t0 = time.perf_counter()
                 track = tracker.track(clip.video, fps=clip.fps)
@@ -143,45 +166,53 @@ def main(argv: list[str] | None = None) -> int:
                 lat["track"].append(t1 - t0)
                 lat["retarget"].append(t2 - t1)
                 lat["total"].append(t2 - t0)
-                lat["detection"].append(track.detection_rate())
-    all_tasks = {m: float(np.nanmedian([rows[t][f"{m}_median_all_cm"] for t in rows])) for m in ("depth", "plane")}
+                eligible = (clip.visibility.sum(axis=-1) >= 15).any(axis=1)
+                lat["detection"].append(float(track.valid.any(axis=1)[eligible].mean()) if eligible.any() else 1.0)
+    all_tasks = {m: float(np.nanmedian([rows[t][f"{m}_median_all_cm"] for t in rows])) if rows else float("nan")
+                 for m in ("depth", "plane")}  # fmt: skip
     pooled_cm = {f"{m}_median_{k}_cm": float(np.median(v) * 100) if v else float("nan")
                  for m, d in pooled.items() for k, v in d.items()}  # fmt: skip
+    seeds, grasp_from = args.seeds, "this run"
+    if args.seeds <= 0:  # --seeds 0: latency only; the grasp errors of the previous --out file are kept
+        old = _previous(args.out)
+        rows, pooled_cm, all_tasks = old.get("tasks", {}), old.get("pooled_cm", {}), old.get("median_of_task_medians_all_cm", {})
+        seeds, grasp_from = old.get("seeds_per_task", 0), f"kept from the previous {args.out} ({old.get('command', '?')})"
     latency = {v: {k: float(np.median(x)) for k, x in lat.items()} for v, lat in lat_all.items()}
     latency_from = "this run"
     if args.latency_clips <= 0:
         lat_all, latency, latency_from = {}, {}, "not measured"
-        if args.out.is_file():
-            try:
-                old = json.loads(args.out.read_text())
-                latency, lat_all = old.get("latency_16_frames_s", {}), old.get("latency_samples", {})
-                latency_from = f"kept from the previous {args.out} ({old.get('command', '?')})"
-            except (OSError, ValueError):
-                pass
-    print("\n3D grasp-point error of tracked keypoints vs ground truth (median, cm; contact = grasp/release frames)\n")
+        old = _previous(args.out)
+        if old:
+            latency, lat_all = old.get("latency_16_frames_s", {}), old.get("latency_samples", {})
+            latency_from = f"kept from the previous {args.out} ({old.get('command', '?')})"
+    print(f"\n3D grasp-point error of tracked keypoints vs ground truth (median, cm; contact = grasp/release frames; "
+          f"{grasp_from})\n")
     print("| task | detection | with depth: all frames | with depth: contact | no depth: all frames | no depth: contact |")
     print("|---|---|---|---|---|---|")
     for t, r in rows.items():
         print(f"| {t} | {r['detection_rate']:.2f} | {r['depth_median_all_cm']:.2f} | {r['depth_median_contact_cm']:.2f} "
               f"| {r['plane_median_all_cm']:.2f} | {r['plane_median_contact_cm']:.2f} |")  # fmt: skip
-    p = pooled_cm
+    p = {k: pooled_cm.get(k, float("nan")) for k in ("depth_median_all_cm", "depth_median_contact_cm",
+                                                       "plane_median_all_cm", "plane_median_contact_cm")}
     print(f"| all (pooled) | | {p['depth_median_all_cm']:.2f} | {p['depth_median_contact_cm']:.2f} "
           f"| {p['plane_median_all_cm']:.2f} | {p['plane_median_contact_cm']:.2f} |")  # fmt: skip
     print(f"\nlatency of a 16-frame 256² clip, median of {args.latency_clips} (s; {latency_from})\n")
     print("| tracker | track | retarget | total | detection |")
     print("|---|---|---|---|---|")
     for v, l in latency.items():
-        print(f"| {v} {TRACKER_VARIANTS.get(v) or ''} | {l['track']:.3f} | {l['retarget']:.3f} | {l['total']:.3f} "
+        print(f"| {v} | {l['track']:.3f} | {l['retarget']:.3f} | {l['total']:.3f} "
               f"| {l['detection']:.2f} |")  # fmt: skip
     record = {
-        "command": "python -m policy.retarget.bench " + " ".join(argv or []),
-        "seeds_per_task": args.seeds,
+        "command": "python -m policy.retarget.bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "seeds_per_task": seeds,
+        "grasp_from": grasp_from,
         "tasks": rows,
         "pooled_cm": pooled_cm,
         "median_of_task_medians_all_cm": all_tasks,
         "latency_16_frames_s": latency,
         "latency_from": latency_from,
-        "tracker_variants": TRACKER_VARIANTS,
+        "tracker_variants": {v: tracker_preset(v) for v in TRACKER_VARIANTS},
+        "load_average_before_latency": load_before if n_clips else None,
         "latency_samples": lat_all,
         "threads": {"torch": 1, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
         "machine": machine_info(),
