@@ -242,33 +242,39 @@ def test_corrupt_or_missing_clips_and_manifests_give_clear_errors(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------------ metrics
-def test_hand_metrics_match_by_handedness_then_wrist():
+def test_hand_metrics_match_by_position_not_label():
     rng = np.random.default_rng(1)
-    gt = rng.uniform(10, 100, (4, 2, 21, 2)).astype(np.float32)
-    present = np.array([[False, True], [False, True], [True, True], [False, True]])
+    gt = rng.uniform(10, 100, (5, 2, 21, 2)).astype(np.float32)
+    present = np.array([[False, True], [False, True], [True, True], [False, True], [False, True]])
     vis = np.repeat(present[..., None], 21, -1).copy()
     vis[3, 1, :10] = False  # frame 3: only 11 of 21 GT keypoints in view: not eligible
     det = np.zeros_like(gt)
-    valid = np.zeros((4, 2), bool)
+    valid = np.zeros((5, 2), bool)
     det[0, 1], valid[0, 1] = gt[0, 1] + (3, 4), True  # right hand found as right: 5 px off
-    det[1, 0], valid[1, 0] = gt[1, 1] + (0, 2), True  # right hand reported as left: matched by wrist, 2 px
+    det[1, 0], valid[1, 0] = gt[1, 1] + (0, 2), True  # right hand reported as left: matched, mislabelled, 2 px
     det[2, 1], valid[2, 1] = gt[2, 1], True  # two GT hands, only the right one found
     det[3, 0], valid[3, 0] = gt[3, 1] + 100, True
+    # frame 4: the real right hand labelled "left" (1 px off) and a false "right" hand 200 px away (a red object):
+    # the real hand is matched (a label-first rule took the false one), the false one is a false positive
+    det[4, 0], valid[4, 0] = gt[4, 1] + (1, 0), True
+    det[4, 1], valid[4, 1] = gt[4, 1] + 200, True
 
-    det_slot, by_wrist = metrics.match_hands(gt, present, det, valid)
-    np.testing.assert_array_equal(det_slot, [[-1, 1], [-1, 0], [-1, 1], [-1, 0]])
-    np.testing.assert_array_equal(by_wrist, [[False, False], [False, True], [False, False], [False, True]])
+    det_slot, mislabelled = metrics.match_hands(gt, present, det, valid)
+    np.testing.assert_array_equal(det_slot, [[-1, 1], [-1, 0], [-1, 1], [-1, -1], [-1, 0]])  # frame 3: beyond the gate
+    np.testing.assert_array_equal(mislabelled, [[False, False], [False, True], [False, False], [False, False], [False, True]])
     assert metrics.keypoint_error_px(det[0, 1], gt[0, 1]) == pytest.approx(5.0)
     assert np.isnan(metrics.keypoint_error_px(det[0, 1], gt[0, 1], np.zeros(21, bool)))
+    with pytest.raises(ValueError, match="gate"):
+        metrics.match_hands(gt, present, det, valid, gate=0)
 
     comp = metrics.compare_track(gt, vis, present, det, valid)
-    np.testing.assert_array_equal(comp.eligible, [[False, True], [False, True], [True, True], [False, False]])
-    np.testing.assert_allclose(comp.error_px[:3, 1], [5.0, 2.0, 0.0], atol=1e-5)
+    np.testing.assert_array_equal(comp.eligible, [[False, True], [False, True], [True, True], [False, False], [False, True]])
+    np.testing.assert_allclose(comp.error_px[[0, 1, 2, 4], 1], [5.0, 2.0, 0.0, 1.0], atol=1e-5)
     summary = metrics.summarize([comp])
-    assert summary["eligible"] == 4 and summary["detected"] == 3
-    assert summary["detection_rate"] == pytest.approx(0.75)
-    assert summary["mean_error_px"] == pytest.approx(7 / 3, abs=1e-5) and summary["median_error_px"] == pytest.approx(2)
-    assert summary["handedness_fallback"] == 1 and summary["false_positives"] == 0
+    assert summary["eligible"] == 5 and summary["detected"] == 4
+    assert summary["detection_rate"] == pytest.approx(0.8)
+    assert summary["mean_error_px"] == pytest.approx(2.0, abs=1e-5) and summary["median_error_px"] == pytest.approx(1.5)
+    assert summary["mislabelled"] == 2 and summary["false_positives"] == 2  # frame 3's far hand, frame 4's red object
     assert np.isnan(metrics.detection_rate(np.ones(3, bool), np.zeros(3, bool)))
     assert metrics.summarize([])["eligible"] == 0
 
@@ -325,7 +331,7 @@ def test_datagen_cli_end_to_end_resume_and_validate(tmp_path, hand_model_path):
     assert v["clips"] == 6 and v["frames"] == 48 and set(v["per_task"]) == {"Lift", "Push"}
     overall = v["overall"]
     groups = [v["per_task"][t]["egoview"] for t in ("Lift", "Push")]
-    for key in ("eligible", "detected", "handedness_fallback", "false_positives"):
+    for key in ("eligible", "detected", "mislabelled", "false_positives"):
         assert overall[key] == sum(g[key] for g in groups) == sum(c[key] for c in v["per_clip"])
     assert 0 < overall["eligible"] <= 6 * 8 and 0 <= overall["detected"] <= overall["eligible"]
     assert overall["detection_rate"] == pytest.approx(overall["detected"] / overall["eligible"])

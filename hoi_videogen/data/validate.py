@@ -3,8 +3,8 @@
 For each clip, :class:`~hoi_videogen.hands.HandTracker` runs in VIDEO mode over the video and is scored against the
 clip's GT ``keypoints_2d`` with :mod:`hoi_videogen.hands.metrics`: detection rate over the hand-frames with at
 least ``min_visible`` of 21 GT keypoints inside the image, and keypoint error (px) on the detected ones (tracked
-hands matched to GT slots by handedness, else nearest wrist: MediaPipe often calls a rendered right hand "left", and
-those detections are still scored, counted in ``handedness_fallback``). Each task and camera is checked against the
+tracked hands matched to GT hands by position, :func:`~hoi_videogen.hands.metrics.match_hands`: MediaPipe often calls
+a rendered right hand "left"; those detections are scored and counted in ``mislabelled``). Each task and camera is checked against the
 issue's targets (detection rate >= 95%, mean error <= 5 px at 256², scaled for other resolutions): ``pass`` per row
 and overall, PASS/FAIL in :func:`format_table`. Writes ``<root>/validate/report.json`` (per task and camera,
 overall, per clip, the worst cases) and ``<root>/validate/worst.png`` (GT green, detection red; drawn with
@@ -74,14 +74,14 @@ def track_clip(root: str | Path, record: dict[str, Any], tracker: dict[str, Any]
 def pick_worst(results: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     """The ``n`` cases for the contact sheet: half the largest errors, half missed hands (spread over the misses);
     either half is topped up from the other when short. Each: ``id``, ``t``, ``slot``, ``error_px`` (None = missed),
-    ``det_slot``, ``by_wrist``.
+    ``det_slot``, ``mislabelled``.
     """
     errors, misses = [], []
     for r in results:
         c: TrackComparison = r["comparison"]
         for t, slot in zip(*np.nonzero(c.eligible)):
             case = {"id": r["id"], "t": int(t), "slot": int(slot), "det_slot": int(c.det_slot[t, slot]),
-                    "by_wrist": bool(c.by_wrist[t, slot])}  # fmt: skip
+                    "mislabelled": bool(c.mislabelled[t, slot])}  # fmt: skip
             if c.det_slot[t, slot] >= 0:
                 errors.append(dict(case, error_px=float(c.error_px[t, slot])))
             else:
@@ -117,7 +117,7 @@ def _worst_sheet(ds: HOIClipDataset, results: list[dict[str, Any]], cases: list[
     for c in cases:
         clip, t, slot = clips[c["id"]], c["t"], c["slot"]
         det = by_id[c["id"]]["det_keypoints"][t, c["det_slot"]] if c["det_slot"] >= 0 else None
-        status = "MISSED" if c["error_px"] is None else f"{c['error_px']:.1f}px" + (" wrist" if c["by_wrist"] else "")
+        status = "MISSED" if c["error_px"] is None else f"{c['error_px']:.1f}px" + (" mislabelled" if c["mislabelled"] else "")
         lines = [c["id"], f"t={t} {('left', 'right')[slot]} {status}"]
         gt, visible = clip.keypoints_2d[t, slot], clip.visibility[t, slot]
         tiles.append(draw_case(clip.video[t], gt, visible, det, lines, tile_px))
@@ -239,7 +239,7 @@ def format_table(report: dict[str, Any]) -> str:
     targets = report.get("targets", {})
     rate_t = targets.get("detection_rate")
     lines = [
-        "| task | camera | clips | hand-frames | detected | det. rate | mean px | median px | wrist-matched | target"
+        "| task | camera | clips | hand-frames | detected | det. rate | mean px | median px | mislabelled | target"
         " | result |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -254,6 +254,6 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(
             f"| {task} | {camera} | {s['clips']} | {s['eligible']} | {s['detected']} | "
             f"{fmt(s['detection_rate'], '.0%')} | {fmt(s['mean_error_px'], '.1f')} | "
-            f"{fmt(s['median_error_px'], '.1f')} | {s['handedness_fallback']} | {target} | {result} |"
+            f"{fmt(s['median_error_px'], '.1f')} | {s['mislabelled']} | {target} | {result} |"
         )
     return "\n".join(lines)

@@ -4,7 +4,7 @@ All functions work on plain arrays in :class:`hoi2robot.HandTrack`'s layout (T f
 so any keypoint source (MediaPipe, a learned detector, a retargeting check) is scored the same way:
 
 * :func:`eligible_hands` — which GT hand-frames count (hand present, enough keypoints inside the image);
-* :func:`match_hands` — which detection belongs to which GT hand: same slot (handedness) first, else nearest wrist;
+* :func:`match_hands` — which detection belongs to which GT hand: by position (optimal assignment, gated);
 * :func:`keypoint_error_px` — mean joint distance;
 * :func:`compare_track` / :func:`summarize` — the per-frame comparison of one clip, and totals over many.
 """
@@ -18,6 +18,7 @@ import numpy as np
 from hoi2robot.contracts import NUM_JOINTS
 
 __all__ = [
+    "MATCH_GATE",
     "MIN_VISIBLE",
     "TrackComparison",
     "compare_track",
@@ -76,37 +77,58 @@ def eligible_hands(
     return ok
 
 
-def match_hands(
-    gt_keypoints: np.ndarray, gt_present: np.ndarray, det_keypoints: np.ndarray, det_valid: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Assign detected hands to GT hands, frame by frame.
+MATCH_GATE = 1.0  # a detection is that GT hand only when its mean joint distance is at most this × the hand's size
 
-    A present GT hand takes the detection in its own slot (same handedness). A GT hand left without one then takes
-    the detection no GT hand claimed, the one nearest to its wrist (the detector got the handedness wrong). With two
-    slots there is at most one such pair per frame.
+
+def match_hands(
+    gt_keypoints: np.ndarray,
+    gt_present: np.ndarray,
+    det_keypoints: np.ndarray,
+    det_valid: np.ndarray,
+    gate: float = MATCH_GATE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Assign detected hands to GT hands, frame by frame, by where they are (as keypoint benchmarks match by
+    position, not by label).
+
+    Per frame the one-to-one assignment of present GT hands to valid detections with the most pairs and then the
+    least summed mean joint distance wins; a pair counts only when that distance is at most ``gate`` × the GT hand's
+    size (the larger side of its keypoints' box). The handedness MediaPipe gives is not used to match: a false hand
+    labelled "right" (e.g. a red object) must not take the place of the real right hand that it labelled "left".
 
     Args:
         gt_keypoints: T×2×21×2 GT pixels; gt_present: T×2 bool.
         det_keypoints: T×2×21×2 detected pixels; det_valid: T×2 bool.
+        gate: see above (> 0).
 
     Returns:
-        ``det_slot`` T×2 int: the detection slot matched to each GT slot (-1 = none), and ``by_wrist`` T×2 bool:
-        the match was made by the wrist fallback, not by handedness.
+        ``det_slot`` T×2 int: the detection slot matched to each GT slot (-1 = none), and ``mislabelled`` T×2 bool:
+        the matched detection sits in the other hand's slot (the detector got the handedness wrong).
     """
     gt = _check("gt_keypoints", gt_keypoints, (None, 2, NUM_JOINTS, 2))
     T = gt.shape[0]
     det = _check("det_keypoints", det_keypoints, (T, 2, NUM_JOINTS, 2))
     present = _check("gt_present", gt_present, (T, 2)).astype(bool)
     valid = _check("det_valid", det_valid, (T, 2)).astype(bool)
-    det_slot = np.where(present & valid, np.arange(2), -1)
-    by_wrist = np.zeros((T, 2), bool)
-    for t in np.nonzero((present & ~valid).any(1) & (valid & ~present).any(1))[0]:
-        for g in np.nonzero(present[t] & ~valid[t])[0]:
-            free = [d for d in np.nonzero(valid[t])[0] if d not in det_slot[t]]
-            if free:
-                d = min(free, key=lambda d: np.linalg.norm(det[t, d, 0] - gt[t, g, 0]))
-                det_slot[t, g], by_wrist[t, g] = d, True
-    return det_slot, by_wrist
+    if not gate > 0:
+        raise ValueError(f"match_hands: gate must be > 0, got {gate!r}")
+    # cost[t, g, d]: mean joint distance of detection d to GT hand g; inf where the pair is not allowed
+    cost = np.linalg.norm(det[:, None] - gt[:, :, None], axis=-1).mean(-1)  # T×2(g)×2(d)
+    size = np.maximum(np.ptp(gt, axis=2).max(-1), 1.0)  # T×2
+    allowed = present[:, :, None] & valid[:, None, :] & (cost <= gate * size[:, :, None])
+    cost = np.where(allowed, cost, np.inf)
+    # the 7 partial one-to-one assignments of 2 GT hands to 2 detections, as (g0's det, g1's det), -1 = none
+    options = [(-1, -1), (0, -1), (1, -1), (-1, 0), (-1, 1), (0, 1), (1, 0)]
+    det_slot = np.full((T, 2), -1)
+    for t in np.nonzero(allowed.any(axis=(1, 2)))[0]:
+        best, best_key = (-1, -1), (0, 0.0)
+        for opt in options:
+            pairs = [(g, d) for g, d in enumerate(opt) if d >= 0]
+            c = sum(cost[t, g, d] for g, d in pairs)
+            if np.isfinite(c) and (len(pairs), -c) > (best_key[0], -best_key[1]):
+                best, best_key = opt, (len(pairs), c)
+        det_slot[t] = best
+    mislabelled = (det_slot >= 0) & (det_slot != np.arange(2))
+    return det_slot, mislabelled
 
 
 def detection_rate(detected: np.ndarray, eligible: np.ndarray) -> float:
@@ -123,14 +145,14 @@ class TrackComparison:
     Attributes:
         eligible: T×2 bool, the GT hand counts in this frame (see :func:`eligible_hands`).
         det_slot: T×2 int, the matched detection's slot, -1 when none (see :func:`match_hands`).
-        by_wrist: T×2 bool, matched by nearest wrist because the handedness disagreed.
+        mislabelled: T×2 bool, matched to a detection in the other hand's slot (wrong handedness).
         error_px: T×2 float64 mean keypoint error over the visible GT joints, NaN where unmatched.
         false_positives: T int, detections matched to no GT hand.
     """
 
     eligible: np.ndarray
     det_slot: np.ndarray
-    by_wrist: np.ndarray
+    mislabelled: np.ndarray
     error_px: np.ndarray
     false_positives: np.ndarray
 
@@ -151,7 +173,7 @@ def compare_track(
     """Compare detections with GT over one clip (shapes as in :func:`match_hands`; visibility T×2×21 bool)."""
     present = np.asarray(gt_present, bool)
     vis = np.asarray(gt_visibility, bool)
-    det_slot, by_wrist = match_hands(gt_keypoints, present, det_keypoints, det_valid)
+    det_slot, mislabelled = match_hands(gt_keypoints, present, det_keypoints, det_valid)
     T = det_slot.shape[0]
     rows = np.arange(T)[:, None]
     matched_det = np.asarray(det_keypoints)[rows, np.maximum(det_slot, 0)]  # T×2×21×2, junk where unmatched
@@ -163,7 +185,7 @@ def compare_track(
     return TrackComparison(
         eligible=eligible_hands(vis, present, min_visible),
         det_slot=det_slot,
-        by_wrist=by_wrist,
+        mislabelled=mislabelled,
         error_px=error,
         false_positives=(np.asarray(det_valid, bool) & ~used).sum(1),
     )
@@ -171,16 +193,16 @@ def compare_track(
 
 def summarize(comparisons: Iterable[TrackComparison]) -> dict[str, float | int]:
     """Totals over clips: counts of eligible and detected hand-frames, detection rate, mean / median error in px
-    on the detected eligible hand-frames, how many of those were matched by the wrist fallback, false positives.
+    on the detected eligible hand-frames, how many of those the detector gave the wrong handedness, false positives.
     """
     comps = list(comparisons)
     if not comps:
-        eligible = detected = by_wrist = np.zeros(0, bool)
+        eligible = detected = mislabelled = np.zeros(0, bool)
         errors, fps = np.zeros(0), 0
     else:
         eligible = np.concatenate([c.eligible.ravel() for c in comps])
         detected = np.concatenate([c.detected.ravel() for c in comps])
-        by_wrist = np.concatenate([c.by_wrist.ravel() for c in comps])
+        mislabelled = np.concatenate([c.mislabelled.ravel() for c in comps])
         errors = np.concatenate([c.error_px.ravel() for c in comps])
         fps = int(sum(int(c.false_positives.sum()) for c in comps))
     hit = eligible & detected
@@ -192,7 +214,7 @@ def summarize(comparisons: Iterable[TrackComparison]) -> dict[str, float | int]:
         "detection_rate": detection_rate(detected, eligible),
         "mean_error_px": float(scored.mean()) if n_hit else float("nan"),
         "median_error_px": float(np.median(scored)) if n_hit else float("nan"),
-        "handedness_fallback": int((by_wrist & hit).sum()),
-        "handedness_fallback_rate": float((by_wrist & hit).sum() / n_hit) if n_hit else float("nan"),
+        "mislabelled": int((mislabelled & hit).sum()),
+        "mislabelled_rate": float((mislabelled & hit).sum() / n_hit) if n_hit else float("nan"),
         "false_positives": fps,
     }
