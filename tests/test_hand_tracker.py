@@ -363,20 +363,20 @@ def test_zoom_backward_centres_a_crop_on_the_next_hand(hand_model_path, monkeypa
         assert calls == (forward + [(2, (60.0, 20.0, 0.0), False), (1, (60.0, 20.0, 0.0), False)] if backward else forward)
 
 
-def test_zoom_fit_crops_around_the_last_hand_at_its_size_first(hand_model_path, monkeypatch):
-    """Frame 0 has a 20 px hand at (100, 60) of a 200² frame, frame 1 none: the zoom search of frame 1 first tries
-    one crop centred on that hand, ``zoom_fit`` x its size (60 px), then the ``zoom_crop`` crop (125 px), then the
-    grid; with zoom_fit = 0 the fitted crop is skipped (the old behaviour: the 125 px crop first)."""
+def _fake_landmarker(monkeypatch, hand_at_stamp: int) -> list[int]:
+    """Replace MediaPipe with a fake: VIDEO mode finds one right hand of 20 px at (100, 60) of a 200² frame at
+    timestamp ``hand_at_stamp`` (ms) only; IMAGE mode (the zoom crops) finds nothing and records each crop's side
+    in the returned list."""
     from types import SimpleNamespace as NS
 
     pts = [NS(x=(90 + 20 * (i % 2)) / 200, y=(50 + 20 * (i // 20)) / 200, z=0.0) for i in range(21)]
     hand = NS(handedness=[[NS(category_name="Right", score=0.9)]], hand_landmarks=[pts], hand_world_landmarks=[pts])
     none = NS(handedness=[], hand_landmarks=[], hand_world_landmarks=[])
-    sides = []
+    sides: list[int] = []
 
     class Fake:
         def detect_for_video(self, image, stamp):
-            return hand if stamp == 0 else none
+            return hand if stamp == hand_at_stamp else none
 
         def detect(self, image):
             sides.append(image.width)
@@ -386,6 +386,14 @@ def test_zoom_fit_crops_around_the_last_hand_at_its_size_first(hand_model_path, 
             pass
 
     monkeypatch.setattr(HandTracker, "_create", lambda self, mode: Fake())
+    return sides
+
+
+def test_zoom_fit_crops_around_the_last_hand_at_its_size_first(hand_model_path, monkeypatch):
+    """Frame 0 has a 20 px hand at (100, 60) of a 200² frame, frame 1 none: the zoom search of frame 1 first tries
+    one crop centred on that hand, ``zoom_fit`` x its size (60 px), then the ``zoom_crop`` crop (125 px), then the
+    grid; with zoom_fit = 0 the fitted crop is skipped (the old behaviour: the 125 px crop first)."""
+    sides = _fake_landmarker(monkeypatch, hand_at_stamp=0)
     frames = np.zeros((2, 200, 200, 3), np.uint8)
     for fit, first in ((3.0, [60, 125]), (0.0, [125])):
         sides.clear()
@@ -401,25 +409,7 @@ def test_zoom_grid_0_searches_only_around_a_recent_hand_and_zoom_false_not_at_al
     get a crop around the later hand (backward pass), frames 3-6 one around the last hand (zoom_memory 4), frame 7
     nothing and no frame a grid; zoom false: no IMAGE-mode call at all; the full search (zoom_grid 2): a grid on every
     frame the crops around a recent hand left without one."""
-    from types import SimpleNamespace as NS
-
-    pts = [NS(x=(90 + 20 * (i % 2)) / 200, y=(50 + 20 * (i // 20)) / 200, z=0.0) for i in range(21)]
-    hand = NS(handedness=[[NS(category_name="Right", score=0.9)]], hand_landmarks=[pts], hand_world_landmarks=[pts])
-    none = NS(handedness=[], hand_landmarks=[], hand_world_landmarks=[])
-    calls = []
-
-    class Fake:
-        def detect_for_video(self, image, stamp):
-            return hand if stamp == 200 else none
-
-        def detect(self, image):
-            calls.append(image.width)
-            return none
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(HandTracker, "_create", lambda self, mode: Fake())
+    calls = _fake_landmarker(monkeypatch, hand_at_stamp=200)
     frames = np.zeros((8, 200, 200, 3), np.uint8)
     for overrides, expected in (
         ({"zoom_grid": 0}, [60, 125] * 4 + [60, 125] * 2),  # frames 3-6 forward, then 1, 0 backward
