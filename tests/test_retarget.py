@@ -97,60 +97,6 @@ def test_closure_needs_an_open_hand_before_it():
     assert not has_grasp and np.all(cmd == cfg.no_grasp_command)
 
 
-def _table_with_box_depth(cam: CameraModel, table_z: float, box_lo, box_hi, box_top: float) -> np.ndarray:
-    """Analytic z-depth image of the table plane with a box's top face (sides ignored) seen by ``cam``."""
-    H, W = cam.height, cam.width
-    v, u = np.mgrid[0:H, 0:W]
-    rays = np.linalg.solve(cam.K, np.stack([u.ravel(), v.ravel(), np.ones(H * W)])).T @ cam.base_T_cam[:3, :3].T
-    o = cam.base_T_cam[:3, 3]
-    s = (table_z - o[2]) / rays[:, 2]
-    s_top = (box_top - o[2]) / rays[:, 2]
-    hit = o + s_top[:, None] * rays
-    on_box = np.all((hit[:, :2] >= box_lo) & (hit[:, :2] <= box_hi), axis=1)
-    s = np.where(on_box, s_top, s)
-    return s.reshape(H, W).astype(np.float32)  # camera z = 1 per unit ray: s is the z-depth
-
-
-def test_release_depth_from_the_support_under_it_and_closures_need_an_object():
-    cam = look_down_camera()
-    table_z, top = -0.1, -0.05
-    depth = _table_with_box_depth(cam, table_z, (0.53, 0.03), (0.57, 0.07), top)
-    rt = Retargeter(load_config("default").replace(lift={"table_z": table_z}))
-    pick = np.array([0.45, -0.1, table_z + 0.02])  # grasp point 2 cm above the table at the pick
-    place = np.array([0.55, 0.05, top + 0.02])  # ...put down on the box: 2 cm above its top
-    uv = cam.project(place[None])[0][0]
-    z = rt._support_depth(cam, depth, uv, pick)
-    np.testing.assert_allclose(cam.unproject(uv[None], np.array([z]))[0], place, atol=0.01)
-    # the surface seen at the pixel itself is not the release point (here the box top, 2 cm below it)
-    z_pix = depth[int(round(uv[1])), int(round(uv[0]))]
-    assert np.linalg.norm(cam.unproject(uv[None], np.array([z_pix]))[0] - place) > 0.015
-    # a closure counts only when the hand closes over an object (the box), not over the bare table
-    T = 6
-    grip = np.array([0, 0, 1, 1, 1, 0], float)
-    valid = np.ones(T, bool)
-    for point, kept in ((np.array([0.55, 0.05, top + 0.02]), True), (pick, False)):
-        gp_cam = np.repeat(((point - cam.base_T_cam[:3, 3]) @ cam.base_T_cam[:3, :3])[None], T, axis=0)
-        out = rt._keep_object_contacts(grip, gp_cam, valid, cam, depth)
-        np.testing.assert_array_equal(out, grip if kept else np.zeros(T))
-
-
-def test_release_into_a_container_lands_on_its_floor_not_its_thin_rim():
-    cam = look_down_camera()
-    table_z = -0.1
-    # a 1 cm thin, 8 cm tall wall (a bin's rim) in front of the place on the floor behind it
-    depth = _table_with_box_depth(cam, table_z, (0.55, -0.05), (0.56, 0.10), -0.02)
-    pick = np.array([0.45, -0.1, table_z + 0.02])
-    place = np.array([0.60, 0.03, table_z + 0.02])
-    uv = cam.project(place[None])[0][0]
-    for pct, on_floor in ((20.0, True), (100.0, False)):
-        rt = Retargeter(load_config("default").replace(lift={"table_z": table_z, "support_percentile": pct}))
-        z = rt._support_depth(cam, depth, uv, pick)
-        err = np.linalg.norm(cam.unproject(uv[None], np.array([z]))[0] - place)
-        assert (err < 0.01) == on_floor, (pct, err)  # the highest surface around (100) stops the ray at the rim
-    with pytest.raises(ValueError, match=r"lift.support_percentile"):
-        RetargetConfig.from_dict({"lift": {"support_percentile": 120}})
-
-
 # ---------------------------------------------------------------------------------------------- gaps, outliers
 def test_pick_and_place_timed_from_the_hands_motion():
     # image row of the grasp point (larger = lower): enters low (frame 0, no pick), rises, descends to the pick

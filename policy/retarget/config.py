@@ -86,12 +86,22 @@ class LiftConfig:
     Attributes:
         max_reprojection_px: frames whose PnP reprojection error (mean, pixels) exceeds this are outliers.
         release_support: with a context depth, a release point's depth is where the pixel's ray, lowered by the
-            grasp point's height above the table at the pick, meets the context surface within
-            ``support_radius`` (the object is put down on what is under it: the table, another object; the surface
-            height there is its ``support_percentile``-th percentile within that radius — a low one: a container's
-            thin rim, which the release ray meets first, is no support, its floor is); the depth
-            right at the pixel is often the table behind a support object (measured on engine Stack demos: releases
-            4-12 cm too far). False: the nearest surface around the pixel, like a grasp.
+            grasp point's height above the table at the pick, meets the support under it (the object is put down on
+            what is under it: the table, another object); the depth right at the pixel is often the table behind a
+            support object (measured on engine Stack demos: releases 4-12 cm too far). False: the nearest surface
+            around the pixel, like a grasp.
+        support_radius: the support under a release point is the highest context surface within this (m,
+            horizontally) of it: a release near a box's edge is on the box.
+        support_min_width: only surfaces at least this wide (m) are a support: a grey opening of the context height
+            map with a disc of this diameter removes narrower ones (a container's thin rim or divider, which the
+            release ray meets first, is no support; its floor is; a box top is). About the smallest footprint of a
+            held object; 0 keeps every surface. (robosuite: PickPlaceCan's bin walls are 2 cm wide,
+            Stack's cubes 4 and 5 cm.)
+        release_clearance: the release point is this much (m) higher than where the held object would touch the
+            support: the object is let go just above it rather than pressed into it when the support height is a
+            little off (measured, tracked-hand, 20 seeds: PickPlaceCan 45% with 0, 65% with 0.03 — with releases at
+            the touching height the executor read the set-down can as lost from the gripper and re-grasped it,
+            seeds 0 and 3; 1-2 cm still did on seed 0; Stack 95% with 0, 100% with 0.03).
         depth_window: half size (pixels) of the window sampled around a keypoint in a per-frame depth image.
         anchor_window: half size of the window around the grasp point's pixel in the context depth; its 10th
             percentile (the nearest surface: the object rather than the table behind it) is the anchor depth.
@@ -107,7 +117,8 @@ class LiftConfig:
     geometric_prior: bool = True
     release_support: bool = True
     support_radius: float = 0.02
-    support_percentile: float = 20.0
+    support_min_width: float = 0.04
+    release_clearance: float = 0.03
     depth_window: int = 2
     anchor_window: int = 4
     min_depth: float = 0.05
@@ -122,7 +133,8 @@ class LiftConfig:
         if not isinstance(self.release_support, bool):
             _err(s, "release_support", f"expected true or false, got {self.release_support!r}")
         _num(s, "support_radius", self.support_radius, 0.001, 0.2)
-        _num(s, "support_percentile", self.support_percentile, 0.0, 100.0)
+        _num(s, "support_min_width", self.support_min_width, 0.0, 0.5)
+        _num(s, "release_clearance", self.release_clearance, 0.0, 0.1)
         for k in ("depth_window", "anchor_window"):
             if not isinstance(getattr(self, k), int) or getattr(self, k) < 0:
                 _err(s, k, f"expected a non-negative integer, got {getattr(self, k)!r}")
@@ -196,8 +208,13 @@ class GripperConfig:
     ``timing``: ``auto`` — when the aperture finds a grasp and the grasp point's image row shows a clear pick and
     place (two bottoms, each ``motion_prominence`` × image height below the rise between them), the gripper closes at
     the start of the first bottom and opens after the second (the hand's motion times a power grasp that the aperture
-    cannot: wrapping a can changes MediaPipe's thumb-index distance by 2 cm, within its noise); ``aperture``: the
-    aperture alone.
+    cannot: wrapping a can changes MediaPipe's thumb-index distance by 2 cm, within its noise); else, when it shows a
+    single pick lifted and held to the end (its last bottom, ``motion_prominence`` × image height below the level the
+    hand ends at, which it reaches within ``lift_rise_s`` seconds of leaving the bottom and holds there, within
+    ``lift_hold`` × image height; the bottom lasts at most ``lift_max_bottom_s`` seconds), that timing is used when
+    the first timing's closures are rejected (too short to see the lift, started too early, merged with the hand's
+    entry): the gripper closes at the start of that bottom and stays closed (a push's hand rests at the end of its
+    slide before it leaves, so its rise comes seconds later); ``aperture``: the aperture alone.
     """
 
     close_below: float = 0.4
@@ -216,12 +233,18 @@ class GripperConfig:
     no_grasp_command: float = 1.0
     timing: str = "auto"
     motion_prominence: float = 0.06
+    lift_rise_s: float = 1.0
+    lift_hold: float = 0.02
+    lift_max_bottom_s: float = 1.2
 
     def __post_init__(self) -> None:
         s = "gripper"
         if self.timing not in ("auto", "aperture"):
             _err(s, "timing", f"expected 'auto' or 'aperture', got {self.timing!r}")
         _num(s, "motion_prominence", self.motion_prominence, 0.0, 1.0)
+        _num(s, "lift_rise_s", self.lift_rise_s, 0.0, 100.0)
+        _num(s, "lift_hold", self.lift_hold, 0.0, 1.0)
+        _num(s, "lift_max_bottom_s", self.lift_max_bottom_s, 0.0, 100.0)
         _num(s, "close_below", self.close_below, 0.0, 1.0)
         if _num(s, "open_above", self.open_above, 0.0, 1.0) < self.close_below:
             _err(s, "open_above", f"must be >= close_below ({self.close_below}) for hysteresis")
@@ -389,7 +412,10 @@ class ObjectAwareConfig:
             ``support_snap_radius`` of its footprint but not on it (an uncertain depth) is moved onto its top face,
             at most ``support_inset`` of the face's half size from the middle (0 disables).
         push_contact_dz: push contact phase: the path within this of its lowest point.
-        push_min_travel: a contact path shorter than this is no push (the trajectory is followed as it is).
+        push_min_travel: an object goal closer than this to the object is no push (the trajectory is followed as it
+            is); the contact path must be this long to tell which object lies in front of the fingers.
+        push_reach: without an object in front of the contact path, the object nearest to where the fingers
+            stopped within this (horizontally) is pushed (0: none; about the longest push expected).
         push_finger_radius: the pushing fingertip keypoints lie this far behind the skin touching the object.
         push_standoff: the robot's fingers start this far behind the object's face.
         push_lead: the pushing target runs this far ahead of the object's centre.
@@ -421,6 +447,7 @@ class ObjectAwareConfig:
     support_inset: float = 0.5
     push_contact_dz: float = 0.03
     push_min_travel: float = 0.02
+    push_reach: float = 0.2
     push_finger_radius: float = 0.006
     push_standoff: float = 0.035
     push_lead: float = 0.03

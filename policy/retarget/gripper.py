@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["closed_runs", "hysteresis", "gripper_from_aperture", "drop_short_closures", "require_open_before",
-           "pick_place_from_motion"]
+           "pick_place_from_motion", "pick_lift_from_motion"]
 
 
 def closed_runs(cmd: np.ndarray) -> list[tuple[int, int]]:
@@ -129,3 +129,53 @@ def pick_place_from_motion(v: np.ndarray, valid: np.ndarray, prominence: float, 
     if b + 1 >= len(vf):  # the hand never leaves the place: no release seen
         return None
     return a, b + 1
+
+
+def pick_lift_from_motion(v: np.ndarray, valid: np.ndarray, fps: float, prominence: float, plateau: float = 3.0,
+                          rise_s: float = 1.0, hold: float = 5.0, hold_frames: int = 2,
+                          max_bottom_s: float = 1.2) -> int | None:
+    """Close frame of a pick that is lifted and held up to the end of the clip, read from the grasp point's image row
+    ``v`` (pixels, T; larger = lower in the image), or None when the motion shows no such lift.
+
+    A lifting hand descends to the object, stays at the bottom while the fingers close, rises at once and holds the
+    object up: the last bottom (interior maximum of ``v`` with a ``prominence`` of at least that many pixels), from
+    which the grasp point rises by at least ``prominence`` to the level it ends at (the median of the last
+    ``hold_frames`` seen frames, which lie within ``hold`` px of each other) and reaches that level within ``rise_s``
+    seconds of leaving the bottom's plateau (where ``v`` is within ``plateau`` px of the bottom), which lasts at most
+    ``max_bottom_s`` seconds. A push is not read as a lift: its hand rests at the end of the slide and only then
+    leaves — pushed away from the camera, the slide rises in the image as a lift does, but the hand reaches its end
+    level seconds after it left the contact point; pushed towards the camera, the rest is a long bottom (engine
+    demos, tracked: lift bottoms 0.2-0.7 s, push rests at the bottom 1.6-2.8 s). The gripper closes at the start of
+    the bottom's plateau. Frames not ``valid`` are interpolated over (the end level uses seen frames only).
+    """
+    from scipy.signal import find_peaks
+
+    v = np.asarray(v, float)
+    ok = np.asarray(valid, bool) & np.isfinite(v)
+    if ok.sum() < 5 or fps <= 0:
+        return None
+    idx = np.arange(len(v))
+    vf = np.interp(idx, idx[ok], v[ok])
+    peaks, _ = find_peaks(vf, prominence=prominence)
+    if len(peaks) < 1:
+        return None
+    q = int(peaks[-1])
+    seen = idx[ok]
+    last = seen[-hold_frames:]
+    if len(last) < hold_frames or last[0] <= q:
+        return None
+    end = float(np.median(v[last]))
+    if np.ptp(v[last]) > hold or vf[q] - end < prominence:
+        return None
+    b = q  # end of the bottom's plateau
+    while b < len(vf) - 1 and vf[b + 1] >= vf[q] - plateau:
+        b += 1
+    reached = np.flatnonzero((idx > b) & (vf <= end + hold))
+    if not len(reached) or (reached[0] - b) / fps > rise_s:
+        return None
+    a = q
+    while a > 0 and vf[a - 1] >= vf[q] - plateau:
+        a -= 1
+    if (b - a + 1) / fps > max_bottom_s:
+        return None
+    return a

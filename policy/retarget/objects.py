@@ -25,8 +25,9 @@ Its settings are the ``objects:`` section of the retarget config (``configs/reta
   ``support_radius``), the place is taken relative to that object (the support): if it has moved since the start,
   the place moves with it.
 * **Push** (a trajectory without gripper switches that stays closed): the contact phase is the part of the path
-  within ``push_contact_dz`` of its lowest point; the video's push says the object in front of the fingers moves
-  along the contact path's direction to where the fingers stopped (plus the object's half size in front of them).
+  within ``push_contact_dz`` of its lowest point; the video's push says the object in front of the fingers (or,
+  when the contact start is uncertain, the one nearest to where they stopped) moves towards where the fingers
+  stopped and ends there, its half size in front of them (:func:`push_goal`).
   That goal is then reached by a closed-loop pusher (:class:`PushController`) that stays behind the object on the
   object → goal line, re-aims every step, and backs off and re-approaches when the object drifts off the line.
 """
@@ -347,34 +348,53 @@ class ObjectAwareReference:
 # ------------------------------------------------------------------------------------------------ push trajectories
 def push_goal(ee: EETrajectory, objects: Mapping[str, ObjectState], cfg: ObjectAwareConfig | None = None):
     """(object name, goal position (3,), push direction (2,), first contact index) of a push trajectory, or None
-    when it holds no push (no low contact path long enough, no object in front of it)."""
+    when it holds no push (no low contact path, no object that it pushes).
+
+    The contact phase is the part of the path within ``push_contact_dz`` of its lowest point; it ends where the
+    fingers stopped (``c1``, the rest before the hand rises: the best-lifted part of a tracked push, which lies on
+    the push plane). The pushed object is the one in front of the fingers at the contact start, in the corridor the
+    contact path sweeps; when there is none (a tracked push whose contact start is misplaced in depth: the descent
+    onto the table and the first part of the slide are the least certain frames), the object nearest to ``c1`` within
+    ``push_reach`` (horizontally; about the longest push: a direction test against the contact path does not help,
+    its start is what is uncertain — measured on tracked Push seeds 10, 11: 38° and 74° off). The object then moves
+    from where it is now towards ``c1`` and past it: its goal is ``c1`` plus its smaller horizontal half size and the
+    finger radius along that direction (a pushed box turns a face to the fingers; measured on 50 engine Push demos,
+    the cube ends 2.7 ± 0.1 cm ahead of the middle fingertip keypoint and 0.65 cm (sd) to its side: a 2.1 cm half
+    size + 0.6 cm). Taking the direction from the object to ``c1`` rather than along the contact path keeps a
+    misplaced contact start from turning the push.
+    """
     cfg = cfg or ObjectAwareConfig()
     z = ee.position[:, 2]
     low = np.flatnonzero(z < z.min() + cfg.push_contact_dz)
-    if len(low) < 2:
+    if len(low) < 1:
         return None
     c0, c1 = ee.position[low[0]], ee.position[low[-1]]
-    travel = np.linalg.norm((c1 - c0)[:2])
-    if travel < cfg.push_min_travel:
-        return None
-    u = (c1 - c0)[:2] / travel
-    best, best_d = None, math.inf
-    for o in objects.values():
-        rel = o.center[:2] - c0[:2]
-        along = rel @ u
-        lateral = abs(rel @ np.array([-u[1], u[0]]))
-        # in front of the fingers at the contact start, within the swept corridor
-        if along > -0.01 and lateral < o.half_width_along(np.array([-u[1], u[0]])) + 0.03 and along < travel + 0.1:
-            if along < best_d:
-                best, best_d = o, along
+    travel = float(np.linalg.norm((c1 - c0)[:2]))
+    best = None
+    if travel >= cfg.push_min_travel:
+        u = (c1 - c0)[:2] / travel
+        best_d = math.inf
+        for o in objects.values():
+            rel = o.center[:2] - c0[:2]
+            along = rel @ u
+            lateral = abs(rel @ np.array([-u[1], u[0]]))
+            # in front of the fingers at the contact start, within the swept corridor
+            if along > -0.01 and lateral < o.half_width_along(np.array([-u[1], u[0]])) + 0.03 and along < travel + 0.1:
+                if along < best_d:
+                    best, best_d = o, along
+    if best is None and cfg.push_reach > 0:
+        near = [o for o in objects.values() if np.linalg.norm(o.center[:2] - c1[:2]) <= cfg.push_reach]
+        best = min(near, key=lambda o: float(np.linalg.norm(o.center[:2] - c1[:2])), default=None)
     if best is None:
         return None
-    # where the fingers stopped, plus the object's half size and the finger's radius in front of them (a pushed box
-    # turns a face to the fingers: its smaller horizontal half size; measured on 50 engine Push demos, the cube ends
-    # 2.7 ± 0.1 cm ahead of the middle fingertip keypoint and 0.65 cm (sd) to its side: a 2.1 cm half size + 0.6 cm)
+    d = (c1 - best.center)[:2]
+    n = float(np.linalg.norm(d))
+    if n < 1e-6:
+        return None
+    u = d / n
     goal = best.center.copy()
     goal[:2] = c1[:2] + (float(np.min(best.box_half[:2])) + cfg.push_finger_radius) * u
-    if (goal[:2] - best.center[:2]) @ u <= 0:  # the fingers never reached it
+    if np.linalg.norm(goal[:2] - best.center[:2]) < cfg.push_min_travel:  # it barely moves: no push
         return None
     return best.name, goal, u, int(low[0])
 

@@ -21,7 +21,7 @@ import numpy as np
 from hoi2robot.contracts import CameraModel, EETrajectory, HandTrack
 from policy.retarget.config import RetargetConfig
 from policy.retarget.filters import fill_gaps, gap_lengths, reject_outliers, smooth
-from policy.retarget.gripper import closed_runs, gripper_from_aperture, pick_place_from_motion
+from policy.retarget.gripper import closed_runs, gripper_from_aperture, pick_lift_from_motion, pick_place_from_motion
 from policy.retarget.lifting import plane_depth, pnp_hand, sample_depth, to_base
 from policy.retarget.orientation import closing_yaw, palm_quats, topdown_quat
 from policy.retarget.timing import insert_dwells, resample, time_scale
@@ -160,7 +160,7 @@ class Retargeter:
 
         # depth: per-frame z of the grasp point, anchored where the hand touches things
         gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
-        motion_timed = False
+        motion_timed, lift_grip = False, None
         if has_grasp and cfg.gripper.timing == "auto":
             uv = gp_cam @ camera.K.T
             pp = pick_place_from_motion(uv[:, 1] / uv[:, 2], valid, cfg.gripper.motion_prominence * camera.height)
@@ -170,28 +170,59 @@ class Retargeter:
                 motion_timed = True
                 kind = self._grasp_kind(aperture, valid, grip)
                 gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
-        rep.motion_timed = motion_timed
-        if has_grasp and cfg.gripper.snap_s > 0 and not motion_timed:
-            uv = gp_cam @ camera.K.T
-            grip = self._snap_to_contact(grip, uv[:, 1] / uv[:, 2], valid, t, cfg.gripper.snap_s)
-        if has_grasp and mode == "depth" and depth.ndim == 2 and cfg.gripper.contact_height > 0:
-            grip = self._keep_object_contacts(grip, gp_cam, valid, camera, depth)
-            if grip.max() < 0.5:
-                self._warn(rep, "the hand never closes on an object (context depth): treated as a push (no grasp)")
+            # a single pick lifted and held to the end: the timing to fall back on when the first one is rejected
+            g = cfg.gripper
+            a = pick_lift_from_motion(uv[:, 1] / uv[:, 2], valid, track.fps, g.motion_prominence * camera.height,
+                                      rise_s=g.lift_rise_s, hold=g.lift_hold * camera.height,
+                                      max_bottom_s=g.lift_max_bottom_s)  # fmt: skip
+            if a is not None:
+                lift_grip = np.zeros(T)
+                lift_grip[a:] = 1.0
+
+        def checked(grip, kind, gp_cam, motion_timed):
+            """The grasp after the contact snapping and the object-contact and lift checks:
+            (grip, has_grasp, kind, gp_cam, z, source, why the grasp was dropped or None)."""
+            why = None
+            if cfg.gripper.snap_s > 0 and not motion_timed:
+                uv = gp_cam @ camera.K.T
+                grip = self._snap_to_contact(grip, uv[:, 1] / uv[:, 2], valid, t, cfg.gripper.snap_s)
+            if mode == "depth" and depth.ndim == 2 and cfg.gripper.contact_height > 0:
+                grip = self._keep_object_contacts(grip, gp_cam, valid, camera, depth)
+                if grip.max() < 0.5:
+                    why = "the hand never closes on an object (context depth)"
+            if why is None:
+                z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, True, t)
+                if cfg.gripper.min_lift > 0:
+                    # a closure is a grasp only if the hand then carries something up: drop closed runs without a lift
+                    zb = to_base(camera, gp_cam * np.where(valid, z / np.where(valid, gp_cam[:, 2], 1.0), np.nan)[:, None])[:, 2]
+                    grip = self._keep_lifted_runs(grip, zb, valid, cfg.gripper.min_lift)
+                    if grip.max() < 0.5:
+                        why = "the hand closes but never lifts"
+                    else:
+                        z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, True, t)
+            if why is not None:
                 grip = np.full(T, float(cfg.gripper.no_grasp_command))
-                has_grasp, kind = False, "push"
+                kind = "push"
                 gp_cam = grasp_points(pts, kind)
-        z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, has_grasp, t)
-        if has_grasp and cfg.gripper.min_lift > 0:
-            # a closure is a grasp only if the hand then carries something up: drop closed runs without a lift
-            zb = to_base(camera, gp_cam * np.where(valid, z / np.where(valid, gp_cam[:, 2], 1.0), np.nan)[:, None])[:, 2]
-            grip = self._keep_lifted_runs(grip, zb, valid, cfg.gripper.min_lift)
-            if grip.max() < 0.5:
-                self._warn(rep, "the hand closes but never lifts: treated as a push (no grasp)")
-                grip = np.full(T, float(cfg.gripper.no_grasp_command))
-                has_grasp, kind = False, "push"
-                gp_cam = grasp_points(pts, kind)
+                z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, False, t)
+            return grip, why is None, kind, gp_cam, z, source, why
+
+        if has_grasp:
+            res = checked(grip, kind, gp_cam, motion_timed)
+            if res[6] is not None and lift_grip is not None:
+                # the aperture's closures are rejected (too short to see the lift, started too early, merged with the
+                # hand's entry) but the hand's motion is a clear lift: close at its bottom instead
+                k2 = self._grasp_kind(aperture, valid, lift_grip)
+                res2 = checked(lift_grip, k2, grasp_points(pts, k2, cfg.grasp.power_depth, cfg.grasp.pinch_point), True)
+                if res2[6] is None:
+                    self._warn(rep, f"{res[6]} with the aperture's timing: the gripper is timed by the hand's lift")
+                    res, motion_timed = res2, True
+            grip, has_grasp, kind, gp_cam, z, source, why = res
+            if why is not None:
+                self._warn(rep, f"{why}: treated as a push (no grasp)")
+        else:
             z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, has_grasp, t)
+        rep.motion_timed = motion_timed
         rep.has_grasp, rep.gripper_frames, rep.grasp_type = has_grasp, grip, kind
         rep.scale_source = source
         scale = np.where(valid, z / np.where(valid, gp_cam[:, 2], 1.0), np.nan)
@@ -593,37 +624,86 @@ class Retargeter:
 
     def _support_depth(self, camera: CameraModel, depth: np.ndarray, uv: np.ndarray, pick: np.ndarray) -> float:
         """Camera z-depth along pixel ``uv``'s ray of a release point: the first point out from the camera whose
-        height above the context frame's surface within ``lift.support_radius`` (horizontally; its
-        ``lift.support_percentile``-th height percentile there, 100: the highest) is at most the
-        pick point's height above the table plane (``pick``: base frame). Surfaces within ``support_radius`` + 1 cm of
-        the pick point (the picked object itself, still there in the context frame) count as the table. NaN when the
-        ray meets no support."""
-        from scipy.ndimage import maximum_filter, percentile_filter
+        height above the support under it is at most the pick point's height above the table plane (``pick``: base
+        frame; the held object is put down on the support as it was picked up from the table) plus
+        ``lift.release_clearance``. NaN when the ray meets no support.
+
+        The support is the context frame's up-facing surface (normal within 45 degrees of vertical), seen as a height
+        map near the ray (5 mm cells, the highest point of each; one-cell holes between the depth pixels filled from
+        their neighbours): only surfaces at least ``lift.support_min_width`` wide hold an object — a grey opening
+        (erosion, then dilation) with a disc of that diameter lowers narrower ones (a container's thin rim or
+        divider) to what lies around them and keeps wider ones (a box top, a container's floor). Cells the camera does
+        not see (the shadow behind a wall) are no support: a thin wall with a wide shadow behind it is still thin.
+        Under the release point, the highest such surface within ``lift.support_radius`` (horizontally) counts: a
+        release near a box's edge is on the box. Surfaces within ``support_radius`` + 1 cm of the pick point (the
+        picked object itself, still there in the context frame) count as the table and take no part in the erosion
+        (a box top next to the picked object stays as wide as it is). Where two thin walls cross, a disc up to about
+        1.4 times their width fits on the crossing: ``support_min_width`` must be larger than that."""
+        from scipy.ndimage import maximum_filter, minimum_filter
 
         lc = self.cfg.lift
-        pts = self._context_cloud(camera, depth)[0].copy()
-        near_pick = np.linalg.norm(pts[:, :2] - pick[:2], axis=1) < lc.support_radius + 0.01
-        pts[near_pick, 2] = np.minimum(pts[near_pick, 2], lc.table_z)
-        # height map (5 mm cells) of the highest surface, then its maximum within support_radius
         cell = 0.005
-        lo = pts[:, :2].min(axis=0)
-        ij = np.floor((pts[:, :2] - lo) / cell).astype(int)
-        hmap = np.full(ij.max(axis=0) + 1, -np.inf)
-        np.maximum.at(hmap, (ij[:, 0], ij[:, 1]), pts[:, 2])
-        n = int(np.ceil(lc.support_radius / cell))
-        disk = np.hypot(*np.mgrid[-n : n + 1, -n : n + 1]) <= n
-        if lc.support_percentile >= 100.0:
-            hmap = maximum_filter(hmap, footprint=disk, mode="constant", cval=-np.inf)
-        else:  # a surface under most of the disc: a container's thin rim is no support, a box top is
-            hmap = percentile_filter(hmap, lc.support_percentile, footprint=disk, mode="constant", cval=-np.inf)
+        pts, pix = self._context_cloud(camera, depth)
+        # only surfaces facing up (normal within 45 degrees of vertical) can hold something: the sides of walls and
+        # boxes, seen from an angle, would widen them in the height map
+        d = np.asarray(depth, np.float64)
+        d = d[..., 0] if d.ndim == 3 else d
+        rr, cc = np.mgrid[0 : d.shape[0], 0 : d.shape[1]]
+        xyz = camera.unproject(np.column_stack([cc.ravel(), rr.ravel()]).astype(np.float64), d.ravel())
+        xyz = xyz.reshape(d.shape[0], d.shape[1], 3)
+        nrm = np.cross(np.gradient(xyz, axis=1), np.gradient(xyz, axis=0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            up = np.abs(nrm[..., 2]) > np.cos(np.pi / 4) * np.linalg.norm(nrm, axis=-1)
+        pts = pts[up[pix[:, 0], pix[:, 1]]]
+        if not len(pts):
+            return float("nan")
         h = max(float(pick[2]) - lc.table_z, 0.0)
         s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), 0.002)
         ray = camera.unproject(np.repeat(np.asarray(uv, np.float64)[None], len(s), axis=0), s)
+        # only the surface near the ray matters: crop the cloud to its horizontal corridor where the lowered ray
+        # is within the cloud's height range
+        zlo, zhi = float(pts[:, 2].min()), max(float(pts[:, 2].max()), lc.table_z)
+        on = np.flatnonzero((ray[:, 2] - h >= zlo - 0.01) & (ray[:, 2] - h <= zhi + 0.01))
+        if not len(on):
+            return float("nan")
+        a, b = ray[on[0], :2], ray[on[-1], :2]
+        ab = b - a
+        f = np.clip((pts[:, :2] - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0)
+        reach = lc.support_radius + lc.support_min_width + 0.03
+        pts = pts[np.linalg.norm(pts[:, :2] - (a + f[:, None] * ab), axis=1) <= reach].copy()
+        if not len(pts):
+            pts = np.array([[a[0], a[1], lc.table_z]])
+        lo = pts[:, :2].min(axis=0) - 2 * cell
+        ij = np.floor((pts[:, :2] - lo) / cell).astype(int)
+        hmap = np.full(ij.max(axis=0) + 3, -np.inf)
+        np.maximum.at(hmap, (ij[:, 0], ij[:, 1]), pts[:, 2])
+        hole = ~np.isfinite(hmap)
+        hmap[hole] = maximum_filter(hmap, size=3, mode="constant", cval=-np.inf)[hole]
+        seen = np.isfinite(hmap)
+        # the picked object's cells: gone at the release (the table), neither holding nor eroding a support next to it
+        centres = lo + (np.indices(hmap.shape).reshape(2, -1).T + 0.5) * cell
+        gone = (np.linalg.norm(centres - pick[:2], axis=1) < lc.support_radius + 0.01).reshape(hmap.shape)
+
+        def disc(radius: float) -> np.ndarray:
+            n = int(round(radius / cell))
+            return np.hypot(*np.mgrid[-n : n + 1, -n : n + 1]) <= n + 1e-9
+
+        if lc.support_min_width > 0:  # grey opening; unseen cells (-inf) are no support
+            # the disc's cells: every cell it overlaps (not only those whose centre it covers: that one fits on
+            # the crossing of two walls as wide as its radius)
+            n = int(np.ceil(lc.support_min_width / 2 / cell))
+            i, j = np.abs(np.mgrid[-n : n + 1, -n : n + 1]) - 0.5
+            foot = np.hypot(np.maximum(i, 0), np.maximum(j, 0)) * cell < lc.support_min_width / 2 - 1e-9
+            eroded = minimum_filter(np.where(gone, np.inf, hmap), footprint=foot, mode="constant", cval=-np.inf)
+            eroded[np.isposinf(eroded)] = -np.inf
+            hmap = np.where(seen, maximum_filter(eroded, footprint=foot, mode="constant", cval=-np.inf), -np.inf)
+        hmap[gone & seen] = lc.table_z
+        hmap = maximum_filter(hmap, footprint=disc(lc.support_radius), mode="constant", cval=-np.inf)
         k = np.floor((ray[:, :2] - lo) / cell).astype(int)
         inside = np.all((k >= 0) & (k < np.array(hmap.shape)), axis=1)
         support = np.full(len(s), lc.table_z)
         support[inside] = np.maximum(hmap[k[inside, 0], k[inside, 1]], lc.table_z)
-        hit = np.flatnonzero(ray[:, 2] - h <= support)
+        hit = np.flatnonzero(ray[:, 2] - h - lc.release_clearance <= support)
         if len(hit):
             return float(s[hit[0]])
         return float("nan")
