@@ -240,7 +240,7 @@ def test_config_validation_and_yaml_mirror():
 
     with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
         realtime = OmegaConf.to_container(compose("pipeline", overrides=["tracker=realtime"]).tracker)
-    assert HandTrackerConfig(**realtime) == HandTrackerConfig(num_hands=1, zoom_grid=0)  # the preset over the default
+    assert HandTrackerConfig(**realtime) == HandTrackerConfig(num_hands=1, zoom_grid=0, zoom_fit=0.0)  # the preset over the default
     assert os.fspath(HandTrackerConfig(model_path="~/m.task").resolved_model_path()).endswith("m.task")
 
 
