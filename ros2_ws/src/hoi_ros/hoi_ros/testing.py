@@ -222,7 +222,11 @@ def _locked_action_client_class():
     """rclpy 7.1's ActionClient sends a request and only then records its sequence number; with an executor spinning
     in another thread, a fast answer (a rejection, an error result, a cancel) can be taken in between and is dropped
     ("Ignoring unexpected goal response"), leaving the future pending forever. This subclass holds one lock while
-    sending + recording and while handling answers."""
+    sending + recording and while handling answers.
+
+    It also keeps a goal's feedback callback after its result: rclpy drops it as soon as the result future is done,
+    and when the last feedback ("done") and the result are taken in the same pass (under load) the result is handled
+    first, so that feedback was silently discarded."""
     from rclpy.action import ActionClient
 
     class LockedActionClient(ActionClient):
@@ -245,6 +249,11 @@ def _locked_action_client_class():
         async def execute(self, taken_data: Any):
             with self._request_lock:
                 return await super().execute(taken_data)
+
+        def _remove_pending_result_request(self, future: Any) -> None:
+            callbacks = dict(self._feedback_callbacks)
+            super()._remove_pending_result_request(future)
+            self._feedback_callbacks.update(callbacks)  # test clients are short-lived: keep every goal's callback
 
     return LockedActionClient
 
