@@ -68,7 +68,8 @@ def grasp_errors(clip, track, depth, mode: str) -> dict:
     from policy.retarget.oracle import gt_grasp_points
     from policy.retarget.rows import _retarget_cfg
 
-    rt = Retargeter(_retarget_cfg(mode))
+    # the lifted hand's accuracy: without the release clearance, a deliberate offset of the robot's release point
+    rt = Retargeter(_retarget_cfg(mode).replace(lift={"release_clearance": 0.0}))
     rt.retarget(track, clip.camera, depth)
     rep = rt.last_report
     cfg = rt.cfg.grasp
@@ -176,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds <= 0:  # --seeds 0: latency only; the grasp errors of the previous --out file are kept
         old = _previous(args.out)
         rows, pooled_cm, all_tasks = old.get("tasks", {}), old.get("pooled_cm", {}), old.get("median_of_task_medians_all_cm", {})
-        seeds, grasp_from = old.get("seeds_per_task", 0), f"kept from the previous {args.out} ({old.get('command', '?')})"
+        seeds, grasp_from = old.get("seeds_per_task", 0), old.get("grasp_from", "this run")
+        if grasp_from == "this run":
+            grasp_from = f"kept from the previous {args.out} ({old.get('command', '?')})"
     latency = {v: {k: float(np.median(x)) for k, x in lat.items()} for v, lat in lat_all.items()}
     latency_from = "this run"
     if args.latency_clips <= 0:
@@ -184,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         old = _previous(args.out)
         if old:
             latency, lat_all = old.get("latency_16_frames_s", {}), old.get("latency_samples", {})
-            latency_from = f"kept from the previous {args.out} ({old.get('command', '?')})"
+            latency_from = old.get("latency_from", "this run")
+            if latency_from == "this run":  # name the run that measured it, also when kept more than once
+                latency_from = f"kept from the previous {args.out} ({old.get('command', '?')})"
     print(f"\n3D grasp-point error of tracked keypoints vs ground truth (median, cm; contact = grasp/release frames; "
           f"{grasp_from})\n")
     print("| task | detection | with depth: all frames | with depth: contact | no depth: all frames | no depth: contact |")
