@@ -99,6 +99,26 @@ def gripper_from_aperture(aperture: np.ndarray, t: np.ndarray, cfg, valid: np.nd
     return cmd, True, a
 
 
+def _filled_row(v: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(``v`` interpolated over frames not ``valid`` or not finite, the seen frames' mask), or None with < 5 seen."""
+    v = np.asarray(v, float)
+    ok = np.asarray(valid, bool) & np.isfinite(v)
+    if ok.sum() < 5:
+        return None
+    idx = np.arange(len(v))
+    return np.interp(idx, idx[ok], v[ok]), ok
+
+
+def _plateau(vf: np.ndarray, k: int, plateau: float) -> tuple[int, int]:
+    """First and last frame around the bottom ``k`` of ``vf`` where it stays within ``plateau`` px of that bottom."""
+    a = b = k
+    while a > 0 and vf[a - 1] >= vf[k] - plateau:
+        a -= 1
+    while b < len(vf) - 1 and vf[b + 1] >= vf[k] - plateau:
+        b += 1
+    return a, b
+
+
 def pick_place_from_motion(v: np.ndarray, valid: np.ndarray, prominence: float, plateau: float = 3.0) -> tuple[int, int] | None:
     """(close frame, open frame) of a pick and a place read from the grasp point's image row ``v`` (pixels, T; larger
     = lower in the image), or None when the motion shows no pick and place.
@@ -110,22 +130,15 @@ def pick_place_from_motion(v: np.ndarray, valid: np.ndarray, prominence: float, 
     """
     from scipy.signal import find_peaks
 
-    v = np.asarray(v, float)
-    ok = np.asarray(valid, bool) & np.isfinite(v)
-    if ok.sum() < 5:
+    filled = _filled_row(v, valid)
+    if filled is None:
         return None
-    idx = np.arange(len(v))
-    vf = np.interp(idx, idx[ok], v[ok])
+    vf = filled[0]
     peaks, props = find_peaks(vf, prominence=prominence)  # interior bottoms only (a hand entering low is no pick)
     if len(peaks) < 2:
         return None
     p, q = sorted(int(k) for k in peaks[np.argsort(props["prominences"])[-2:]])  # the two clearest, in time order
-    a = p
-    while a > 0 and vf[a - 1] >= vf[p] - plateau:
-        a -= 1
-    b = q
-    while b < len(vf) - 1 and vf[b + 1] >= vf[q] - plateau:
-        b += 1
+    a, b = _plateau(vf, p, plateau)[0], _plateau(vf, q, plateau)[1]
     if b + 1 >= len(vf):  # the hand never leaves the place: no release seen
         return None
     return a, b + 1
@@ -150,12 +163,10 @@ def pick_lift_from_motion(v: np.ndarray, valid: np.ndarray, fps: float, prominen
     """
     from scipy.signal import find_peaks
 
-    v = np.asarray(v, float)
-    ok = np.asarray(valid, bool) & np.isfinite(v)
-    if ok.sum() < 5 or fps <= 0:
+    filled = _filled_row(v, valid)
+    if filled is None or fps <= 0:
         return None
-    idx = np.arange(len(v))
-    vf = np.interp(idx, idx[ok], v[ok])
+    (vf, ok), v, idx = filled, np.asarray(v, float), np.arange(len(v))
     peaks, _ = find_peaks(vf, prominence=prominence)
     if len(peaks) < 1:
         return None
@@ -167,15 +178,10 @@ def pick_lift_from_motion(v: np.ndarray, valid: np.ndarray, fps: float, prominen
     end = float(np.median(v[last]))
     if np.ptp(v[last]) > hold or vf[q] - end < prominence:
         return None
-    b = q  # end of the bottom's plateau
-    while b < len(vf) - 1 and vf[b + 1] >= vf[q] - plateau:
-        b += 1
+    a, b = _plateau(vf, q, plateau)
     reached = np.flatnonzero((idx > b) & (vf <= end + hold))
     if not len(reached) or (reached[0] - b) / fps > rise_s:
         return None
-    a = q
-    while a > 0 and vf[a - 1] >= vf[q] - plateau:
-        a -= 1
     if (b - a + 1) / fps > max_bottom_s:
         return None
     return a

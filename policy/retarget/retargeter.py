@@ -108,7 +108,7 @@ class Retargeter:
         """Retarget ``track`` seen by ``camera``; ``depth``: None, H×W (context frame) or T×H×W metric z-depth."""
         cfg, rep = self.cfg, RetargetReport()
         self.last_report = rep
-        self._cloud = None  # the context depth's point cloud, unprojected once per call (_context_cloud)
+        self._cloud = None  # the context depth's point cloud and normals, once per call (_context_cloud)
         if not isinstance(track, HandTrack):
             raise RetargetError(f"expected a HandTrack, got {type(track).__name__}")
         if not isinstance(camera, CameraModel):
@@ -162,8 +162,10 @@ class Retargeter:
         gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
         motion_timed, lift_grip = False, None
         if has_grasp and cfg.gripper.timing == "auto":
+            g = cfg.gripper
             uv = gp_cam @ camera.K.T
-            pp = pick_place_from_motion(uv[:, 1] / uv[:, 2], valid, cfg.gripper.motion_prominence * camera.height)
+            row = uv[:, 1] / uv[:, 2]  # the grasp point's image row: the hand's up-down motion in the image
+            pp = pick_place_from_motion(row, valid, g.motion_prominence * camera.height)
             if pp is not None:  # a clear pick and place: the hand's motion times the gripper, not its aperture
                 grip = np.zeros(T)
                 grip[pp[0] : pp[1]] = 1.0
@@ -171,8 +173,7 @@ class Retargeter:
                 kind = self._grasp_kind(aperture, valid, grip)
                 gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
             # a single pick lifted and held to the end: the timing to fall back on when the first one is rejected
-            g = cfg.gripper
-            a = pick_lift_from_motion(uv[:, 1] / uv[:, 2], valid, track.fps, g.motion_prominence * camera.height,
+            a = pick_lift_from_motion(row, valid, track.fps, g.motion_prominence * camera.height,
                                       rise_s=g.lift_rise_s, hold=g.lift_hold * camera.height,
                                       max_bottom_s=g.lift_max_bottom_s)  # fmt: skip
             if a is not None:
@@ -384,7 +385,7 @@ class Retargeter:
         from scipy.spatial import cKDTree
 
         g, lc = self.cfg.gripper, self.cfg.lift
-        pts, pix = self._context_cloud(camera, depth)
+        pts, pix, _ = self._context_cloud(camera, depth)
         pts = pts[(pix[:, 0] % 2 == 0) & (pix[:, 1] % 2 == 0)]  # every other pixel is dense enough
         pts = pts[pts[:, 2] >= lc.table_z + g.contact_height]
         tree = cKDTree(pts) if len(pts) else None
@@ -401,19 +402,23 @@ class Retargeter:
                 out[i:j] = 0.0
         return out
 
-    def _context_cloud(self, camera: CameraModel, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Base-frame points (N×3) of the context depth's valid pixels and their (row, col) (N×2), computed once per
-        :meth:`retarget` call (the object-contact check and every release's support search share it)."""
+    def _context_cloud(self, camera: CameraModel, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Base-frame points (N×3) of the context depth's valid pixels, their (row, col) (N×2) and whether their
+        surface faces up (N bool: normal within 45 degrees of vertical, from the depth's neighbouring pixels),
+        computed once per :meth:`retarget` call (the object-contact check and every release's support search share
+        it)."""
         if self._cloud is None:
             lc = self.cfg.lift
             d = np.asarray(depth, np.float64)
             d = d[..., 0] if d.ndim == 3 else d
             rr, cc = np.mgrid[0 : d.shape[0], 0 : d.shape[1]]
-            zz = d.ravel()
-            ok = (zz >= lc.min_depth) & (zz <= lc.max_depth)
-            pix = np.column_stack([rr.ravel()[ok], cc.ravel()[ok]])
-            pts = camera.unproject(pix[:, ::-1].astype(np.float64), zz[ok])
-            self._cloud = (pts, pix)
+            xyz = camera.unproject(np.column_stack([cc.ravel(), rr.ravel()]).astype(np.float64), d.ravel())
+            xyz = xyz.reshape(d.shape[0], d.shape[1], 3)
+            nrm = np.cross(np.gradient(xyz, axis=1), np.gradient(xyz, axis=0))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                up = np.abs(nrm[..., 2]) > np.cos(np.pi / 4) * np.linalg.norm(nrm, axis=-1)
+            ok = (d >= lc.min_depth) & (d <= lc.max_depth)
+            self._cloud = (xyz[ok], np.argwhere(ok), up[ok])
         return self._cloud
 
     @staticmethod
@@ -643,18 +648,10 @@ class Retargeter:
 
         lc = self.cfg.lift
         cell = 0.005
-        pts, pix = self._context_cloud(camera, depth)
-        # only surfaces facing up (normal within 45 degrees of vertical) can hold something: the sides of walls and
-        # boxes, seen from an angle, would widen them in the height map
-        d = np.asarray(depth, np.float64)
-        d = d[..., 0] if d.ndim == 3 else d
-        rr, cc = np.mgrid[0 : d.shape[0], 0 : d.shape[1]]
-        xyz = camera.unproject(np.column_stack([cc.ravel(), rr.ravel()]).astype(np.float64), d.ravel())
-        xyz = xyz.reshape(d.shape[0], d.shape[1], 3)
-        nrm = np.cross(np.gradient(xyz, axis=1), np.gradient(xyz, axis=0))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            up = np.abs(nrm[..., 2]) > np.cos(np.pi / 4) * np.linalg.norm(nrm, axis=-1)
-        pts = pts[up[pix[:, 0], pix[:, 1]]]
+        pts, _, up = self._context_cloud(camera, depth)
+        # only surfaces facing up can hold something: the sides of walls and boxes, seen from an angle, would widen
+        # them in the height map
+        pts = pts[up]
         if not len(pts):
             return float("nan")
         h = max(float(pick[2]) - lc.table_z, 0.0)
