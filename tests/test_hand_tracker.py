@@ -235,12 +235,8 @@ def test_config_validation_and_yaml_mirror():
     assert list(cfg) == [f.name for f in dataclasses.fields(HandTrackerConfig)]
     assert HandTrackerConfig(**cfg) == HandTrackerConfig()
     assert HandTrackerConfig().resolved_model_path() == default_model_path()
-    from hydra import compose, initialize_config_module
-    from omegaconf import OmegaConf
-
-    with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
-        realtime = OmegaConf.to_container(compose("pipeline", overrides=["tracker=realtime"]).tracker)
-    assert HandTrackerConfig(**realtime) == HandTrackerConfig(num_hands=1, zoom_grid=0, zoom_fit=0.0)  # the preset over the default
+    realtime = HandTrackerConfig.preset("realtime")
+    assert realtime == HandTrackerConfig(num_hands=1, zoom_grid=0, zoom_fit=0.0)  # the preset over the default
     assert os.fspath(HandTrackerConfig(model_path="~/m.task").resolved_model_path()).endswith("m.task")
 
 

@@ -114,6 +114,15 @@ class HandTrackerConfig:
         if self.zoom_pad_mode not in PAD_MODES:
             raise ValueError(f"HandTrackerConfig.zoom_pad_mode must be one of {PAD_MODES}, got {self.zoom_pad_mode!r}")
 
+    @classmethod
+    def preset(cls, name: str = "mediapipe") -> "HandTrackerConfig":
+        """The Hydra preset ``configs/tracker/<name>.yaml`` (e.g. ``realtime``; its defaults list applied), validated."""
+        from hydra import compose, initialize_config_module
+        from omegaconf import OmegaConf
+
+        with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
+            return cls(**OmegaConf.to_container(compose("pipeline", overrides=[f"tracker={name}"]).tracker))
+
     def resolved_model_path(self) -> Path:
         """The model file this config points at (not checked for existence)."""
         return Path(self.model_path).expanduser() if self.model_path else default_model_path()

@@ -28,63 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["main", "grasp_errors", "tracker_preset", "TRACKER_VARIANTS"]
+__all__ = ["main", "grasp_errors", "TRACKER_VARIANTS"]
 
 # tracker presets (configs/tracker/<name>.yaml) whose latency is measured: the default (zoom search on frames without
 # a hand: magnified crops around the last hand, then a 3×3 grid) and realtime (one hand; crops only around a hand seen
 # a few frames before or after)
 TRACKER_VARIANTS: tuple[str, ...] = ("mediapipe", "realtime")
-
-
-def tracker_preset(name: str) -> dict:
-    """HandTrackerConfig fields of the Hydra preset ``configs/tracker/<name>.yaml`` (its defaults list applied)."""
-    from hydra import compose, initialize_config_module
-    from omegaconf import OmegaConf
-
-    with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
-        return OmegaConf.to_container(compose("pipeline", overrides=[f"tracker={name}"]).tracker)
-
-
-def _contacts(rep) -> np.ndarray:
-    g = rep.gripper_frames > 0.5
-    T = len(g)
-    out = np.zeros(T, bool)
-    if rep.has_grasp:
-        for i in range(T):
-            if g[i] and (i == 0 or not g[i - 1]):
-                out[i : i + 3] = g[i : i + 3]
-            if i < T - 1 and g[i] and not g[i + 1]:
-                out[i] = True
-    else:
-        z = np.where(rep.valid, rep.lifted_point[:, 2], np.inf)
-        order = np.argsort(z)[: max(1, int(rep.valid.sum()) // 5)]
-        out[order] = True
-    return out & rep.valid
-
-
-def grasp_errors(clip, track, depth, mode: str) -> dict:
-    """Grasp-point errors (m) of one tracked clip retargeted in lift ``mode``."""
-    from policy.retarget import Retargeter
-    from policy.retarget.oracle import gt_grasp_points
-    from policy.retarget.rows import _retarget_cfg
-
-    # the lifted hand's accuracy: without the release clearance, a deliberate offset of the robot's release point
-    rt = Retargeter(_retarget_cfg(mode).replace(lift={"release_clearance": 0.0}))
-    rt.retarget(track, clip.camera, depth)
-    rep = rt.last_report
-    cfg = rt.cfg.grasp
-    slot = int(np.argmax(clip.hand_present.sum(axis=0)))
-    from policy.retarget.retargeter import grasp_points
-
-    gt = grasp_points(clip.keypoints_3d[:, slot].astype(np.float64), rep.grasp_type, cfg.power_depth, cfg.pinch_point)
-    m = rep.valid & clip.hand_present[:, slot]
-    err = np.linalg.norm(rep.lifted_point - gt, axis=1)
-    c = _contacts(rep) & m
-    return {
-        "grasp_type": rep.grasp_type,
-        "all": err[m].tolist(),
-        "contact": err[c].tolist(),
-    }
 
 
 def _previous(path: Path) -> dict:
@@ -106,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     from hoi2robot.config import machine_info
-    from hoi_videogen.hands import HandTracker
+    from hoi_videogen.hands import HandTracker, HandTrackerConfig
     from policy.retarget import Retargeter
     from policy.retarget.rows import _retarget_cfg, context_depth, demo_clip
 
@@ -152,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     for variant in TRACKER_VARIANTS:
         lat = lat_all[variant] = {"track": [], "retarget": [], "total": [], "detection": []}
-        with HandTracker(**tracker_preset(variant)) as tracker:
+        with HandTracker(HandTrackerConfig.preset(variant)) as tracker:
             for k, (clip, depth) in enumerate(zip(clips, depths)):
                 t0 = time.perf_counter()
                 track = tracker.track(clip.video, fps=clip.fps)
@@ -216,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "median_of_task_medians_all_cm": all_tasks,
         "latency_16_frames_s": latency,
         "latency_from": latency_from,
-        "tracker_variants": {v: tracker_preset(v) for v in TRACKER_VARIANTS},
+        "tracker_variants": {v: vars(HandTrackerConfig.preset(v)) for v in TRACKER_VARIANTS},
         "load_average_before_latency": load_before if n_clips else None,
         "latency_samples": lat_all,
         "threads": {"torch": 1, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
