@@ -462,3 +462,16 @@ def test_cli_on_a_rendered_video(tmp_path):
                           text=True, timeout=300, env=env)  # fmt: skip
     assert proc.returncode == 2
     assert "no hand found in any of the 5 frames" in proc.stderr
+
+
+@pytest.mark.xdist_group("sim")
+def test_bench_grasp_errors_of_the_ground_truth_track_are_zero():
+    from policy.retarget.bench import grasp_errors
+    from policy.retarget.oracle import track_from_clip
+    from policy.retarget.rows import demo_clip
+
+    clip = demo_clip("Lift", 0)
+    e = grasp_errors(clip, track_from_clip(clip, min_visible=0), None, "metric")
+    assert len(e["all"]) > clip.num_frames // 2 and 0 < len(e["contact"]) < len(e["all"])
+    # GT keypoints in metric mode: the ground truth's grasp point, up to the path smoothing
+    assert np.median(e["all"]) < 1e-3 and max(e["all"]) < 5e-3

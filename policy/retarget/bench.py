@@ -36,6 +36,50 @@ __all__ = ["main", "grasp_errors", "TRACKER_VARIANTS"]
 TRACKER_VARIANTS: tuple[str, ...] = ("mediapipe", "realtime")
 
 
+def _contacts(rep) -> np.ndarray:
+    """Contact frames of a retarget report: the first three frames of each grasp and the frame before each release;
+    for a push the lowest fifth of the frames."""
+    g = rep.gripper_frames > 0.5
+    T = len(g)
+    out = np.zeros(T, bool)
+    if rep.has_grasp:
+        for i in range(T):
+            if g[i] and (i == 0 or not g[i - 1]):
+                out[i : i + 3] = g[i : i + 3]
+            if i < T - 1 and g[i] and not g[i + 1]:
+                out[i] = True
+    else:
+        z = np.where(rep.valid, rep.lifted_point[:, 2], np.inf)
+        order = np.argsort(z)[: max(1, int(rep.valid.sum()) // 5)]
+        out[order] = True
+    return out & rep.valid
+
+
+def grasp_errors(clip, track, depth, mode: str) -> dict:
+    """Grasp-point errors (m) of one tracked clip retargeted in lift ``mode``: ``all`` frames where the hand was seen
+    and kept, ``contact`` frames (:func:`_contacts`), each against the same grasp point of the ground-truth
+    keypoints."""
+    from policy.retarget import Retargeter
+    from policy.retarget.retargeter import grasp_points
+    from policy.retarget.rows import _retarget_cfg
+
+    # the lifted hand's accuracy: without the release clearance, a deliberate offset of the robot's release point
+    rt = Retargeter(_retarget_cfg(mode).replace(lift={"release_clearance": 0.0}))
+    rt.retarget(track, clip.camera, depth)
+    rep = rt.last_report
+    cfg = rt.cfg.grasp
+    slot = int(np.argmax(clip.hand_present.sum(axis=0)))
+    gt = grasp_points(clip.keypoints_3d[:, slot].astype(np.float64), rep.grasp_type, cfg.power_depth, cfg.pinch_point)
+    m = rep.valid & clip.hand_present[:, slot]
+    err = np.linalg.norm(rep.lifted_point - gt, axis=1)
+    c = _contacts(rep) & m
+    return {
+        "grasp_type": rep.grasp_type,
+        "all": err[m].tolist(),
+        "contact": err[c].tolist(),
+    }
+
+
 def _previous(path: Path) -> dict:
     """The record of an earlier run at ``path`` ({} when there is none or it is unreadable)."""
     try:
