@@ -115,6 +115,7 @@ class LiftConfig:
     object_depth_offset: float = 0.015
     max_reprojection_px: float = 12.0
     geometric_prior: bool = True
+    push_contact: str = "interval"
     release_support: bool = True
     support_radius: float = 0.02
     support_min_width: float = 0.04
@@ -127,6 +128,7 @@ class LiftConfig:
     def __post_init__(self) -> None:
         s = "lift"
         _choice(s, "mode", self.mode, LIFT_MODES)
+        _choice(s, "push_contact", self.push_contact, ("interval", "lowest"))
         for k in ("table_z", "plane_height", "push_plane_height", "object_depth_offset"):
             _num(s, k, getattr(self, k), -2.0, 2.0)
         _num(s, "max_reprojection_px", self.max_reprojection_px, 0.1)
@@ -208,7 +210,9 @@ class GripperConfig:
     ``timing``: ``auto`` — when the aperture finds a grasp and the grasp point's image row shows a clear pick and
     place (two bottoms, each ``motion_prominence`` × image height below the rise between them), the gripper closes at
     the start of the first bottom and opens after the second (the hand's motion times a power grasp that the aperture
-    cannot: wrapping a can changes MediaPipe's thumb-index distance by 2 cm, within its noise); else, when it shows a
+    cannot: wrapping a can changes MediaPipe's thumb-index distance by 2 cm, within its noise; a bottom whose plateau
+    starts within ``entry_s`` seconds of the hand's first detection is its entry into the view, not a pick, unless the
+    hand rests there ``rest_s`` seconds: it came into view at the object); else, when it shows a
     single pick lifted and held to the end (its last bottom, ``motion_prominence`` × image height below the level the
     hand ends at, which it reaches within ``lift_rise_s`` seconds of leaving the bottom and holds there, within
     ``lift_hold`` × image height; the bottom lasts at most ``lift_max_bottom_s`` seconds), that timing is used when
@@ -236,6 +240,8 @@ class GripperConfig:
     lift_rise_s: float = 1.0
     lift_hold: float = 0.02
     lift_max_bottom_s: float = 1.2
+    entry_s: float = 0.4
+    rest_s: float = 0.5
 
     def __post_init__(self) -> None:
         s = "gripper"
@@ -245,6 +251,8 @@ class GripperConfig:
         _num(s, "lift_rise_s", self.lift_rise_s, 0.0, 100.0)
         _num(s, "lift_hold", self.lift_hold, 0.0, 1.0)
         _num(s, "lift_max_bottom_s", self.lift_max_bottom_s, 0.0, 100.0)
+        _num(s, "entry_s", self.entry_s, 0.0, 100.0)
+        _num(s, "rest_s", self.rest_s, 0.0, 100.0)
         _num(s, "close_below", self.close_below, 0.0, 1.0)
         if _num(s, "open_above", self.open_above, 0.0, 1.0) < self.close_below:
             _err(s, "open_above", f"must be >= close_below ({self.close_below}) for hysteresis")
@@ -344,14 +352,23 @@ class ApproachConfig:
     straight down during the ``time`` seconds before it, and rises straight up after a release (0 disables).
     The trajectory keeps only ``lead_s`` seconds before the first grasp and ``tail_s`` after the last release: the
     hand's entry into and exit from the view are far from everything and their depth is the least certain (the robot
-    goes straight from where it is to the first kept pose)."""
+    goes straight from where it is to the first kept pose).
+    With a context depth image, a carry (the gripper closed) is raised where needed so that the held object clears
+    what stands on the table in the context frame by ``carry_clearance`` metres (0 disables): the object hangs as far below
+    the grasp point as the grasp point was above the table at the pick, and its footprint is a disc of
+    ``carry_radius``; the picked object's own spot is no obstacle. A hand carrying fast is often lost for a second
+    and the gap is filled by a straight line, which can run through a container's wall."""
 
     height: float = 0.08
     time: float = 0.6
     lead_s: float = 0.6
     tail_s: float = 1.0
+    carry_clearance: float = 0.03
+    carry_radius: float = 0.04
 
     def __post_init__(self) -> None:
+        _num("approach", "carry_clearance", self.carry_clearance, 0.0, 0.5)
+        _num("approach", "carry_radius", self.carry_radius, 0.0, 0.5)
         _num("approach", "height", self.height, 0.0, 0.5)
         _num("approach", "time", self.time, 0.0, 5.0)
         _num("approach", "lead_s", self.lead_s, 0.0)

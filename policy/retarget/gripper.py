@@ -119,26 +119,47 @@ def _plateau(vf: np.ndarray, k: int, plateau: float) -> tuple[int, int]:
     return a, b
 
 
-def pick_place_from_motion(v: np.ndarray, valid: np.ndarray, prominence: float, plateau: float = 3.0) -> tuple[int, int] | None:
+def pick_place_from_motion(v: np.ndarray, valid: np.ndarray, prominence: float, plateau: float = 3.0,
+                           fps: float = 0.0, entry_s: float = 0.4, rest_s: float = 0.5) -> tuple[int, int] | None:
     """(close frame, open frame) of a pick and a place read from the grasp point's image row ``v`` (pixels, T; larger
     = lower in the image), or None when the motion shows no pick and place.
 
     A pick-and-place hand descends to the object, rises, moves, descends to the place and rises again: two bottoms
-    (interior maxima of ``v`` with a ``prominence`` of at least that many pixels; the two most prominent ones). The gripper closes at the
-    start of the first bottom's plateau (where ``v`` comes within ``plateau`` px of the bottom) and opens after the
-    end of the second's. One bottom (a lift, a push) or none: None. Frames not ``valid`` are interpolated over.
+    (maxima of ``v`` with a ``prominence`` of at least that many pixels; the two most prominent ones). The gripper
+    closes at the start of the first bottom's plateau (where ``v`` comes within ``plateau`` px of the bottom) and opens
+    after the end of the second's. One bottom (a lift, a push) or none: None. Frames not ``valid`` are interpolated
+    over.
+
+    Before the hand is first seen it was out of view, so its descent to a bottom there is not seen: such a bottom
+    counts by the rise after it. With ``fps`` > 0, a bottom whose plateau starts within ``entry_s`` seconds of the first
+    seen frame is the hand coming into view (from the image's lower edge: the row first grows, then falls), not a
+    pick — unless the hand rests there (stays within ``prominence`` of the bottom) for ``rest_s`` seconds at least: it
+    came into view at the object. Without
+    ``fps`` a bottom needs a seen descent on both sides.
     """
     from scipy.signal import find_peaks
 
     filled = _filled_row(v, valid)
     if filled is None:
         return None
-    vf = filled[0]
-    peaks, props = find_peaks(vf, prominence=prominence)  # interior bottoms only (a hand entering low is no pick)
-    if len(peaks) < 2:
+    vf, ok = filled
+    first = int(np.flatnonzero(ok)[0])
+    if fps > 0:  # unseen before the first detection: the hand came from out of view, above any bottom
+        vf = vf.copy()
+        vf[:first] = float(vf.min()) - 10.0 * prominence - 1.0
+    vp = np.concatenate([[vf[0]], vf])  # one frame before the clip, as unseen as the first: a bottom at 0 is interior
+    peaks, props = find_peaks(vp, prominence=prominence)
+    bottoms = []
+    for k, prom in zip(peaks - 1, props["prominences"]):
+        a, b = _plateau(vf, int(k), plateau)
+        if fps > 0 and (a - first) / fps < entry_s:
+            ra, rb = _plateau(vf, int(k), prominence)  # resting: staying within the prominence of the bottom
+            if (rb - ra + 1) / fps < rest_s:
+                continue  # the hand's entry into the view
+        bottoms.append((float(prom), a, b))
+    if len(bottoms) < 2:
         return None
-    p, q = sorted(int(k) for k in peaks[np.argsort(props["prominences"])[-2:]])  # the two clearest, in time order
-    a, b = _plateau(vf, p, plateau)[0], _plateau(vf, q, plateau)[1]
+    (_, a, _), (_, _, b) = sorted(sorted(bottoms)[-2:], key=lambda x: x[1])  # the two clearest, in time order
     if b + 1 >= len(vf):  # the hand never leaves the place: no release seen
         return None
     return a, b + 1

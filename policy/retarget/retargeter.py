@@ -165,7 +165,8 @@ class Retargeter:
             g = cfg.gripper
             uv = gp_cam @ camera.K.T
             row = uv[:, 1] / uv[:, 2]  # the grasp point's image row: the hand's up-down motion in the image
-            pp = pick_place_from_motion(row, valid, g.motion_prominence * camera.height)
+            pp = pick_place_from_motion(row, valid, g.motion_prominence * camera.height, fps=track.fps,
+                                        entry_s=g.entry_s, rest_s=g.rest_s)
             if pp is not None:  # a clear pick and place: the hand's motion times the gripper, not its aperture
                 grip = np.zeros(T)
                 grip[pp[0] : pp[1]] = 1.0
@@ -244,6 +245,8 @@ class Retargeter:
         rep.valid = valid
         gp = smooth(fill_gaps(gp, valid), cfg.filter.smoother, cfg.filter.window, cfg.filter.order)
         rep.lifted_point = gp
+        if has_grasp and mode == "depth" and depth.ndim == 2 and cfg.approach.carry_clearance > 0:
+            gp = self._clear_carries(gp, grip, camera, depth, rep)
         if has_grasp:
             gp = self._vertical_approaches(gp, grip, t)
         rep.grasp_point = gp
@@ -431,6 +434,41 @@ class Retargeter:
                 out[i:j] = 0.0
         return out
 
+    def _clear_carries(self, gp: np.ndarray, grip: np.ndarray, camera: CameraModel, depth: np.ndarray,
+                       rep: RetargetReport) -> np.ndarray:
+        """Raise each carry (closed run) where the held object would not clear what stands on the table in the context
+        frame (surfaces ``gripper.contact_height`` above ``lift.table_z``) by ``approach.carry_clearance`` (see
+        :class:`ApproachConfig`); the raise is spread over the neighbouring frames so the path climbs before the
+        obstacle rather than at it."""
+        from scipy.ndimage import maximum_filter1d
+        from scipy.spatial import cKDTree
+
+        a, lc = self.cfg.approach, self.cfg.lift
+        pts, pix, _ = self._context_cloud(camera, depth)
+        pts = pts[(pix[:, 0] % 2 == 0) & (pix[:, 1] % 2 == 0)]
+        pts = pts[pts[:, 2] >= lc.table_z + self.cfg.gripper.contact_height]  # what stands on the table
+        gp = gp.copy()
+        for i, j in closed_runs(grip):
+            pick = gp[i]
+            hang = max(float(pick[2]) - lc.table_z, 0.0)  # the object's bottom this far below the grasp point
+            own = np.linalg.norm(pts[:, :2] - pick[:2], axis=1) < 2 * a.carry_radius  # the picked object itself
+            obst = pts[~own]
+            if not len(obst) or j - i < 3:
+                continue
+            tree = cKDTree(obst[:, :2])
+            need = np.zeros(j - i)
+            for k in range(i + 1, j - 1):  # the grasp and release points themselves stay
+                near = tree.query_ball_point(gp[k, :2], a.carry_radius)
+                if near:
+                    top = float(obst[near, 2].max())
+                    need[k - i] = max(top + a.carry_clearance + hang - gp[k, 2], 0.0)
+            need[1:-1] = maximum_filter1d(need, size=3, mode="nearest")[1:-1]
+            if need.max() <= 0:
+                continue
+            gp[i:j, 2] += need
+            self._warn(rep, f"carry from frame {i} raised by up to {need.max() * 100:.1f} cm to clear the scene")
+        return gp
+
     def _vertical_approaches(self, gp: np.ndarray, grip: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Straight vertical moves around contacts: for ``approach.time`` seconds before every grasp and release the
         grasp point descends from ``approach.height`` above the contact point, and after every release it rises
@@ -533,15 +571,13 @@ class Retargeter:
         anchors: list[tuple[int, float]] = []
         closed = grip > 0.5
         events = []
+        releases = self._release_frames(grip, valid, t) if has_grasp else []
         if has_grasp:
             starts = np.flatnonzero(closed & ~np.concatenate([[False], closed[:-1]]))
-            ends = np.flatnonzero(closed & ~np.concatenate([closed[1:], [False]]))
             for a in starts:
                 events += [("grasp", i) for i in range(a, min(a + 3, T)) if closed[i] and valid[i]][:2]
             if mode == "depth":
-                for b in ends:
-                    if b < T - 1:  # a real release, not the end of the clip
-                        events += [("release", i) for i in range(b, max(b - 3, -1), -1) if valid[i]][:1]
+                events += [("release", i) for i in releases]
         else:
             zb = to_base(camera, gp_cam)[:, 2]
             order = [i for i in np.argsort(np.where(valid, zb, np.inf)) if valid[i]]
@@ -589,20 +625,22 @@ class Retargeter:
             key = []  # (frame, 3D point) of each contact, in time order
             for a in np.flatnonzero(closed & ~np.concatenate([[False], closed[:-1]])):
                 key.append((int(a), pts_b[a]))
-            for b in np.flatnonzero(closed & ~np.concatenate([closed[1:], [False]])):
-                if b < T - 1:
-                    if mode == "depth":
-                        key.append((int(b), pts_b[b]))
-                    else:  # no depth: the place is assumed at the pick's height
-                        last = [p for f, p in key if f <= b]
-                        h = last[-1][2] if last else cfg.table_z + cfg.plane_height
-                        zz = plane_depth(camera, uv[b], h)
-                        key.append((int(b), o + (zz if np.isfinite(zz) else z_anch[b]) * rays[b]))
+            for b in releases:
+                if mode == "depth":
+                    key.append((int(b), pts_b[b]))
+                else:  # no depth: the place is assumed at the pick's height
+                    last = [p for f, p in key if f <= b]
+                    h = last[-1][2] if last else cfg.table_z + cfg.plane_height
+                    zz = plane_depth(camera, uv[b], h)
+                    key.append((int(b), o + (zz if np.isfinite(zz) else z_anch[b]) * rays[b]))
             key.sort(key=lambda x: x[0])
         else:  # push: the low frames are on the push plane; the others above the nearest of them
             zb = pts_b[:, 2]
-            low = valid & (zb < np.nanmin(np.where(valid, zb, np.inf)) + 0.04)
             h = cfg.table_z + cfg.push_plane_height
+            if cfg.push_contact == "interval":
+                low = self._push_contact(camera, uv, rays, zs, valid, h)
+            else:
+                low = valid & (zb < np.nanmin(np.where(valid, zb, np.inf)) + 0.04)
             key = []
             for i in np.flatnonzero(low):
                 zz = plane_depth(camera, uv[i], h)
@@ -626,6 +664,58 @@ class Retargeter:
         bad = ~np.isfinite(out) | (out <= 0)
         out[bad] = z_anch[bad]
         return np.where(valid, out, np.nan), src + "+geometric"
+
+    def _push_contact(self, camera: CameraModel, uv: np.ndarray, rays: np.ndarray, zs: np.ndarray,
+                      valid: np.ndarray, h: float) -> np.ndarray:
+        """The frames of a push's contact: the interval of seen frames on the push plane z = ``h`` (before it the hand
+        descends along the vertical line to its first point, after it rises along the vertical line from its last)
+        whose camera depths best match the hand's apparent size ``zs`` (its PnP depth, up to one scale): least mean
+        absolute deviation of log(zs / depth) from its median; a frame whose ray cannot meet its vertical line
+        above the plane costs 0.5. A fingertip sliding away from the camera and one rising above the table move alike
+        in the image; only the hand's size tells them apart."""
+        o = camera.base_T_cam[:3, 3]
+        V = np.flatnonzero(valid & np.isfinite(zs) & (zs > 0))
+        out = valid.copy()
+        if len(V) < 3:
+            return out
+        dp = np.array([plane_depth(camera, uv[i], h) for i in V])
+        P = o + dp[:, None] * rays[V]  # each frame's point on the plane
+        # vl[n, m]: depth of frame V[n] on the vertical line through frame V[m]'s plane point (NaN: below the plane)
+        dxy = rays[V, :2]
+        vl = ((P[None, :, :2] - o[:2]) * dxy[:, None, :]).sum(-1) / np.maximum((dxy**2).sum(-1), 1e-12)[:, None]
+        height = o[2] + vl * rays[V, 2][:, None]
+        vl = np.where((vl > 0) & (height >= h - 0.01), vl, np.nan)
+        logz = np.log(zs[V])
+        n = np.arange(len(V))
+        best = np.inf
+        for a in range(len(V)):
+            if not np.isfinite(dp[a]):
+                continue
+            for b in range(a + 2, len(V)):
+                if not np.isfinite(dp[b]):
+                    continue
+                d = np.where(n < a, vl[:, a], np.where(n > b, vl[:, b], dp))
+                ok = np.isfinite(d) & (d > 0)
+                e = logz[ok] - np.log(d[ok])
+                score = (np.abs(e - np.median(e)).sum() + 0.5 * (~ok).sum()) / len(V)
+                if score < best:
+                    best, out = score, np.zeros(len(valid), bool)
+                    out[V[a : b + 1]] = True
+        return out
+
+    def _release_frames(self, grip: np.ndarray, valid: np.ndarray, t: np.ndarray) -> list[int]:
+        """Per release (a closed run that ends before the clip does), the last frame of the run in which the hand was
+        seen, at most ``filter.max_gap_s`` before the gripper opens (the hand is often lost while it lets go inside a
+        container: the last sight of it near the place is the best estimate of the place); none when it was not seen
+        in that time."""
+        out = []
+        for i, j in closed_runs(grip):
+            if j >= len(grip):
+                continue  # closed to the end of the clip: no release
+            seen = [k for k in range(j - 1, i - 1, -1) if valid[k] and t[j - 1] - t[k] <= self.cfg.filter.max_gap_s]
+            if seen:
+                out.append(seen[0])
+        return out
 
     def _support_depth(self, camera: CameraModel, depth: np.ndarray, uv: np.ndarray, pick: np.ndarray) -> float:
         """Camera z-depth along pixel ``uv``'s ray of a release point: the first point out from the camera whose

@@ -1,0 +1,118 @@
+"""policy.retarget: a pick and place read from a hand that is often out of sight.
+
+The hand's entry into the view is not a pick unless it rests there (``gripper.entry_s`` / ``rest_s``); a release the
+hand was not seen doing is placed from the last sight of it (``Retargeter._release_frames``); a carry is raised over
+what the context frame shows (``approach.carry_clearance``); a push's contact frames are those on the push plane that
+best match the hand's apparent size (``lift.push_contact``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from policy.retarget import RetargetConfig, Retargeter, load_config
+from policy.retarget.gripper import pick_place_from_motion
+from policy.retarget.retargeter import RetargetReport
+from tests.test_retarget_push import LIFT, PROM
+from tests.test_retarget_support import TABLE_Z, scene_depth, tilted_camera
+
+
+def test_the_hands_entry_is_no_pick_unless_it_rests_there():
+    # enters from the image's lower edge (its second frame lower still), rises, then one lift: no pick and place
+    v = np.concatenate([[170.0, 186.0], LIFT[1:]])
+    ok = np.ones(len(v), bool)
+    assert pick_place_from_motion(v, ok, prominence=PROM) is not None  # without the frame rate: read as two bottoms
+    assert pick_place_from_motion(v, ok, prominence=PROM, fps=10.0) is None
+    # first seen at the object (frames 0-3 unseen), resting there 1 s, then a carry and a place: a pick and place
+    v = np.array([0, 0, 0, 0, 118, 120, 121, 121, 120, 100, 80, 70, 70, 75, 90, 100, 101, 100, 80, 60, 50, 50], float)
+    ok = np.arange(len(v)) >= 4
+    v[~ok] = np.nan
+    assert pick_place_from_motion(v, ok, prominence=PROM) is None  # its descent to the first bottom is not seen
+    assert pick_place_from_motion(v, ok, prominence=PROM, fps=5.0) == (4, 18)
+    # the same at 20 fps rests only 0.25 s: the entry of a hand that goes on moving
+    assert pick_place_from_motion(v, ok, prominence=PROM, fps=20.0) is None
+    assert pick_place_from_motion(v, ok, prominence=PROM, fps=20.0, rest_s=0.2) == (4, 18)
+    with pytest.raises(ValueError, match=r"gripper.rest_s"):
+        RetargetConfig.from_dict({"gripper": {"rest_s": -1.0}})
+
+
+def test_a_release_not_seen_is_placed_from_the_last_sight_of_the_hand():
+    rt = Retargeter(load_config("default"))
+    t = np.arange(24) / 5.0
+    grip = np.zeros(24)
+    grip[5:20] = 1.0
+    valid = np.ones(24, bool)
+    assert rt._release_frames(grip, valid, t) == [19]
+    valid[17:21] = False  # lost while letting go: last seen 0.6 s before the gripper opens
+    assert rt._release_frames(grip, valid, t) == [16]
+    valid[12:17] = False  # lost for longer than filter.max_gap_s (1 s): no release anchor
+    assert rt._release_frames(grip, valid, t) == []
+    grip[5:] = 1.0  # held to the end of the clip: no release
+    assert rt._release_frames(grip, np.ones(24, bool), t) == []
+
+
+def _carry(n: int = 21) -> tuple[np.ndarray, np.ndarray]:
+    """A grasp point carried 3 cm above its pick height from (0.5, -0.15) to (0.5, 0.15), the gripper closed."""
+    y = np.linspace(-0.15, 0.15, n)
+    gp = np.column_stack([np.full(n, 0.5), y, TABLE_Z + 0.03 + 0.03 * np.sin(np.linspace(0, np.pi, n))])
+    return gp, np.ones(n)
+
+
+def test_a_carry_is_raised_over_a_wall_and_left_alone_without_one():
+    cam = tilted_camera()
+    gp, grip = _carry()
+    grip[-1] = 0.0  # released at the last frame
+    wall = scene_depth(cam, [((0.40, -0.01, TABLE_Z), (0.65, 0.01, TABLE_Z + 0.12))])  # 2 cm thick, 12 cm tall
+    rt = Retargeter(load_config("default").replace(lift={"table_z": TABLE_Z}))
+    c, r = rt.cfg.approach.carry_clearance, rt.cfg.approach.carry_radius
+    assert c > 0
+    out = rt._clear_carries(gp, grip, cam, wall, RetargetReport())
+    near = np.abs(gp[:, 1]) < r - 0.012  # the disc around the grasp point overlaps the wall
+    # the held object hangs 3 cm below the grasp point (the pick's height above the table): its bottom clears the
+    # wall's top by the clearance
+    assert np.all(out[near, 2] - 0.03 >= TABLE_Z + 0.12 + c - 1e-3)
+    np.testing.assert_allclose(out[:, :2], gp[:, :2])
+    np.testing.assert_allclose(out[[0, -2, -1]], gp[[0, -2, -1]])  # grasp and release points stay
+    assert np.all(out[:, 2] >= gp[:, 2])
+    rt._cloud = None  # another context frame
+    flat = scene_depth(cam, [])
+    np.testing.assert_allclose(rt._clear_carries(gp, grip, cam, flat, RetargetReport()), gp)
+    with pytest.raises(ValueError, match=r"approach.carry_clearance"):
+        RetargetConfig.from_dict({"approach": {"carry_clearance": -0.01}})
+
+
+def _rays(cam, pts):
+    uv = cam.project(pts)[0]
+    R = cam.base_T_cam[:3, :3]
+    rays = np.linalg.solve(cam.K, np.column_stack([uv, np.ones(len(uv))]).T).T @ R.T
+    return uv, rays
+
+
+@pytest.mark.parametrize("scale", [0.8, 1.3])
+def test_push_contact_tells_a_slide_away_from_a_rise(scale):
+    cam = tilted_camera()
+    rt = Retargeter(load_config("default").replace(lift={"table_z": TABLE_Z}))
+    h = TABLE_Z + rt.cfg.lift.push_plane_height
+    rng = np.random.default_rng(0)
+    # descends 6 cm onto the plane (frames 0-3), slides 12 cm away from the camera (4-19), rises 10 cm (20-25)
+    down = [(0.50, 0.0, h + 0.06 * (1 - k / 3)) for k in range(4)]
+    slide = [(0.50 + 0.12 * k / 15, 0.0, h) for k in range(16)]
+    up = [(0.62, 0.0, h + 0.10 * (k + 1) / 6) for k in range(6)]
+    pts = np.array(down + slide + up)
+    uv, rays = _rays(cam, pts)
+    zs = scale * (pts - cam.base_T_cam[:3, 3]) @ cam.base_T_cam[:3, 2] * np.exp(rng.normal(0, 0.02, len(pts)))
+    valid = np.ones(len(pts), bool)
+    contact = rt._push_contact(cam, uv, rays, zs, valid, h)
+    on = np.flatnonzero(contact)
+    assert on[0] in (2, 3, 4) and on[-1] in (18, 19, 20)
+    # the same pixels with the apparent size of a hand rising vertically from frame 4: the contact ends early
+    lifted = pts.copy()
+    for k in range(4, len(pts)):
+        s = rt._ray_vertical_line(cam.base_T_cam[:3, 3], rays[k], pts[3])
+        lifted[k] = cam.base_T_cam[:3, 3] + s * rays[k]
+    assert np.all(lifted[5:, 2] > h + 0.01)  # the same pixels do rise on the vertical line
+    zs2 = scale * (lifted - cam.base_T_cam[:3, 3]) @ cam.base_T_cam[:3, 2] * np.exp(rng.normal(0, 0.02, len(pts)))
+    on2 = np.flatnonzero(rt._push_contact(cam, uv, rays, zs2, valid, h))
+    assert on2[-1] <= 6
+    with pytest.raises(ValueError, match=r"lift.push_contact"):
+        RetargetConfig.from_dict({"lift": {"push_contact": "guess"}})
