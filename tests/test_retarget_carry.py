@@ -116,3 +116,29 @@ def test_push_contact_tells_a_slide_away_from_a_rise(scale):
     assert on2[-1] <= 6
     with pytest.raises(ValueError, match=r"lift.push_contact"):
         RetargetConfig.from_dict({"lift": {"push_contact": "guess"}})
+
+
+def test_a_grasp_is_anchored_on_the_objects_axis_not_its_visible_surface():
+    cam = tilted_camera()
+    lo, hi = np.array([0.58, -0.02, TABLE_Z]), np.array([0.62, 0.02, TABLE_Z + 0.04])  # a 4 cm cube
+    depth = scene_depth(cam, [(tuple(lo), tuple(hi))])
+    rt = Retargeter(load_config("default").replace(lift={"table_z": TABLE_Z}))
+    assert rt.cfg.lift.grasp_anchor == "axis"
+    centre = (lo + hi) / 2
+    for dx in (-0.012, 0.0, 0.012):  # the pads' midpoint seen at different heights / offsets along the axis
+        p = centre + (0.0, 0.0, dx)
+        uv = cam.project(p[None])[0][0]
+        z = rt._object_axis_depth(cam, depth, uv)
+        q = cam.unproject(uv[None], np.array([z]))[0]
+        assert np.linalg.norm(q[:2] - centre[:2]) < 0.004  # on the axis, within the depth image's sampling
+    # the visible surface is nearer the camera than the axis: anchoring there puts the grasp in front of the cube
+    uv = cam.project(centre[None])[0][0]
+    from policy.retarget.lifting import sample_depth
+
+    surf = sample_depth(depth, uv[None], rt.cfg.lift.anchor_window, rt.cfg.lift.min_depth, rt.cfg.lift.max_depth, 10.0)[0]
+    assert np.linalg.norm(cam.unproject(uv[None], np.array([surf]))[0] - centre) > 0.015
+    # no object near the ray (the table only): NaN, and the surface rule takes over
+    rt._cloud = None  # another context frame
+    assert np.isnan(rt._object_axis_depth(cam, scene_depth(cam, []), uv))
+    with pytest.raises(ValueError, match=r"lift.grasp_anchor"):
+        RetargetConfig.from_dict({"lift": {"grasp_anchor": "guess"}})

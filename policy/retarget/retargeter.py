@@ -592,6 +592,8 @@ class Retargeter:
                 # the object's bottom meets the context frame's surface there
                 _, pick_p = max((pk for pk in picks if pk[0] < i), key=lambda pk: pk[0], default=picks[0])
                 za = self._support_depth(camera, depth, uv, pick_p)
+            if mode == "depth" and what == "grasp" and cfg.grasp_anchor == "axis":
+                za = self._object_axis_depth(camera, depth, uv)
             if mode == "depth" and not np.isfinite(za):
                 # the nearest surface around the grasp point's pixel: the object, not the table behind it
                 za = sample_depth(depth, uv[None], cfg.anchor_window, cfg.min_depth, cfg.max_depth, 10.0)[0]
@@ -664,6 +666,31 @@ class Retargeter:
         bad = ~np.isfinite(out) | (out <= 0)
         out[bad] = z_anch[bad]
         return np.where(valid, out, np.nan), src + "+geometric"
+
+    def _object_axis_depth(self, camera: CameraModel, depth: np.ndarray, uv: np.ndarray) -> float:
+        """Camera z-depth along pixel ``uv``'s ray of a grasp on the object the ray passes (within
+        ``gripper.contact_radius`` of its top): where the ray comes nearest to the vertical axis through the middle of
+        that object's top face (the context frame's up-facing surface points at the height of the one nearest the
+        ray, within ``lift.axis_radius`` of it). A hand closing on an object brings its pads to opposite sides of it:
+        their midpoint lies on the object's axis, wherever the visible surface is. NaN when no object is near."""
+        from scipy.spatial import cKDTree
+
+        lc, g = self.cfg.lift, self.cfg.gripper
+        pts, _, up = self._context_cloud(camera, depth)
+        top = pts[up & (pts[:, 2] >= lc.table_z + g.contact_height)]
+        if not len(top):
+            return float("nan")
+        s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), 0.005)
+        ray = camera.unproject(np.repeat(np.asarray(uv, np.float64)[None], len(s), axis=0), s)
+        dist, idx = cKDTree(top).query(ray)
+        k = int(np.argmin(dist))
+        if dist[k] > g.contact_radius:
+            return float("nan")
+        p = top[idx[k]]
+        face = top[(np.abs(top[:, 2] - p[2]) < 0.01) & (np.linalg.norm(top[:, :2] - p[:2], axis=1) < lc.axis_radius)]
+        d = (ray[1] - ray[0]) / (s[1] - s[0])  # base-frame ray direction per metre of camera depth
+        z = self._ray_vertical_line(camera.base_T_cam[:3, 3], d, face.mean(axis=0))
+        return float(z) if np.isfinite(z) and z > 0 else float("nan")
 
     def _push_contact(self, camera: CameraModel, uv: np.ndarray, rays: np.ndarray, zs: np.ndarray,
                       valid: np.ndarray, h: float) -> np.ndarray:
