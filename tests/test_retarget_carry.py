@@ -1,9 +1,11 @@
 """policy.retarget: a pick and place read from a hand that is often out of sight.
 
-The hand's entry into the view is not a pick unless it rests there (``gripper.entry_s`` / ``rest_s``); a release the
-hand was not seen doing is placed from the last sight of it (``Retargeter._release_frames``); a carry is raised over
-what the context frame shows (``approach.carry_clearance``); a push's contact frames are those on the push plane that
-best match the hand's apparent size (``lift.push_contact``).
+The hand's entry into the view is not a pick unless it rests there (``gripper.entry_s`` / ``rest_s``), and a clear
+pick-and-place motion is a grasp even when the aperture does not change; a release the hand was not seen doing is
+placed from the last sight of it (``Retargeter._release_frames``); a carry is raised over what the context frame
+shows (``approach.carry_clearance``) and one seen edge-on is not lifted through the table; a grasp is anchored on
+the object's axis (``lift.grasp_anchor``); a push's contact frames are those on the push plane that best match the
+hand's apparent size (``lift.push_contact``).
 """
 from __future__ import annotations
 
@@ -142,3 +144,52 @@ def test_a_grasp_is_anchored_on_the_objects_axis_not_its_visible_surface():
     assert np.isnan(rt._object_axis_depth(cam, scene_depth(cam, []), uv))
     with pytest.raises(ValueError, match=r"lift.grasp_anchor"):
         RetargetConfig.from_dict({"lift": {"grasp_anchor": "guess"}})
+
+
+def test_a_carry_seen_edge_on_is_not_lifted_through_the_table():
+    cam = tilted_camera()
+    o = cam.base_T_cam[:3, 3]
+    # pick and place on the camera's line of sight (carried straight away from it), a point above the segment
+    A, B = np.array([0.50, 0.0, TABLE_Z + 0.03]), np.array([0.70, 0.0, TABLE_Z + 0.03])
+    P = np.array([0.62, 0.004, TABLE_Z + 0.10])
+    uv, rays = _rays(cam, P[None])
+    s = Retargeter._ray_plane(o, rays[0], A, B)
+    q = o + s * rays[0]
+    # the plane through A and B is nearly the ray's own: its meeting point would be decimetres off; the point of the
+    # ray nearest the segment is taken instead (on the ray, near the segment)
+    assert abs(q[0] - P[0]) < 0.15 and q[2] > TABLE_Z
+    u = np.linspace(0, 1, 201)
+    assert np.min(np.linalg.norm(A + u[:, None] * (B - A) - q, axis=1)) < 0.08
+    # seen side-on the plane meets the ray where the point is
+    A2, B2 = np.array([0.62, -0.10, TABLE_Z + 0.03]), np.array([0.62, 0.10, TABLE_Z + 0.03])
+    s2 = Retargeter._ray_plane(o, rays[0], A2, B2)
+    np.testing.assert_allclose(o + s2 * rays[0], P, atol=1e-6)
+
+
+@pytest.mark.xdist_group("sim")
+def test_a_pick_and_place_motion_is_a_grasp_when_the_aperture_does_not_change():
+    import dataclasses
+
+    from policy.retarget.gripper import closed_runs
+    from policy.retarget.oracle import track_from_clip
+    from policy.retarget.retargeter import INDEX_TIP, THUMB_TIP
+    from policy.retarget.rows import _retarget_cfg, context_depth, demo_clip
+
+    clip = demo_clip("PickPlaceCan", 0)
+    track = track_from_clip(clip, min_visible=0)
+    w = track.keypoints_world.copy()
+    w[:, :, INDEX_TIP] = w[:, :, THUMB_TIP] + np.float32([0.05, 0.0, 0.0])  # a hand wrapping the can: no closing
+    flat = dataclasses.replace(track, keypoints_world=w)
+    depth = context_depth("PickPlaceCan", 0)
+    rt = Retargeter(_retarget_cfg("depth"))
+    rt.retarget(flat, clip.camera, depth)
+    rep = rt.last_report
+    assert rep.has_grasp and rep.motion_timed and len(closed_runs(rep.gripper_frames)) == 1
+    # timed like the ground truth's own aperture (the oracle's gripper), within a few frames
+    ro = Retargeter(_retarget_cfg("metric"))
+    ro.retarget(track, clip.camera)
+    (i, j), (gi, gj) = closed_runs(rep.gripper_frames)[0], closed_runs(ro.last_report.gripper_frames)[0]
+    assert abs(i - gi) <= 3 and abs(j - gj) <= 3
+    rt = Retargeter(_retarget_cfg("depth").replace(gripper={"timing": "aperture"}))
+    rt.retarget(flat, clip.camera, depth)
+    assert not rt.last_report.has_grasp  # the aperture alone sees a push

@@ -161,18 +161,22 @@ class Retargeter:
         # depth: per-frame z of the grasp point, anchored where the hand touches things
         gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
         motion_timed, lift_grip = False, None
-        if has_grasp and cfg.gripper.timing == "auto":
+        if cfg.gripper.timing == "auto":
             g = cfg.gripper
-            uv = gp_cam @ camera.K.T
-            row = uv[:, 1] / uv[:, 2]  # the grasp point's image row: the hand's up-down motion in the image
+            # the finger pads' image row: the hand's up-down motion in the image (the pads are what touch the object;
+            # a power grasp point, deeper in the palm, moves less in the image as the hand turns)
+            uv = grasp_points(pts, "pinch", pinch_point=cfg.grasp.pinch_point) @ camera.K.T
+            row = uv[:, 1] / uv[:, 2]
             pp = pick_place_from_motion(row, valid, g.motion_prominence * camera.height, fps=track.fps,
                                         entry_s=g.entry_s, rest_s=g.rest_s)
-            if pp is not None:  # a clear pick and place: the hand's motion times the gripper, not its aperture
+            if pp is not None:  # a clear pick and place: the hand's motion times the gripper, not its aperture (a
+                # hand wrapping a can may not change its thumb-index distance at all)
                 grip = np.zeros(T)
                 grip[pp[0] : pp[1]] = 1.0
-                motion_timed = True
+                motion_timed, has_grasp = True, True
                 kind = self._grasp_kind(aperture, valid, grip)
                 gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
+        if has_grasp and cfg.gripper.timing == "auto":
             # a single pick lifted and held to the end: the timing to fall back on when the first one is rejected
             a = pick_lift_from_motion(row, valid, track.fps, g.motion_prominence * camera.height,
                                       rise_s=g.lift_rise_s, hold=g.lift_hold * camera.height,
@@ -835,12 +839,28 @@ class Retargeter:
     @classmethod
     def _ray_plane(cls, o: np.ndarray, d: np.ndarray, A: np.ndarray, B: np.ndarray) -> float:
         """Ray parameter where o + s·d meets the vertical plane through A and B (the vertical line through A when
-        they are closer than 2 cm horizontally or the ray runs nearly parallel to the plane)."""
+        they are closer than 2 cm horizontally or the ray runs nearly parallel to the plane). A carry seen nearly
+        edge-on (the ray within 15 degrees of the plane: carried towards or away from the camera) or a meeting point
+        far outside the segment (more than half its length beyond A or B horizontally) is ill-conditioned — a pixel
+        of error moves it by decimetres — so the point of the ray nearest the segment AB is taken instead."""
         ab = (B - A)[:2]
         if np.linalg.norm(ab) < 0.02:
             return cls._ray_vertical_line(o, d, A)
         n = np.array([-ab[1], ab[0], 0.0]) / np.linalg.norm(ab)
         den = float(n @ d)
-        if abs(den) < 1e-3 * np.linalg.norm(d):
-            return cls._ray_vertical_line(o, d, A)
-        return float(n @ (A - o) / den)
+        if abs(den) < np.sin(np.radians(15.0)) * np.linalg.norm(d):
+            return cls._ray_segment(o, d, A, B)
+        s = float(n @ (A - o) / den)
+        u = float(((o + s * d)[:2] - A[:2]) @ ab / (ab @ ab))
+        if not -0.5 <= u <= 1.5:
+            return cls._ray_segment(o, d, A, B)
+        return s
+
+    @staticmethod
+    def _ray_segment(o: np.ndarray, d: np.ndarray, A: np.ndarray, B: np.ndarray) -> float:
+        """Ray parameter of the point of o + s·d nearest the segment AB (3D)."""
+        u = np.linspace(0.0, 1.0, 101)
+        P = A + u[:, None] * (B - A)
+        s = (P - o) @ d / float(d @ d)  # for each point of the segment, the nearest ray parameter
+        dist = np.linalg.norm(o + s[:, None] * d - P, axis=1)
+        return float(s[int(np.argmin(dist))])
