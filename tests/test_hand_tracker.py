@@ -236,7 +236,7 @@ def test_config_validation_and_yaml_mirror():
     assert HandTrackerConfig(**cfg) == HandTrackerConfig()
     assert HandTrackerConfig().resolved_model_path() == default_model_path()
     realtime = HandTrackerConfig.preset("realtime")
-    assert realtime == HandTrackerConfig(num_hands=1, zoom_grid=0, zoom_fit=0.0)  # the preset over the default
+    assert realtime == HandTrackerConfig(num_hands=1, zoom_grid=0, zoom_fit=0.0, zoom_backward=False)  # over the default
     assert os.fspath(HandTrackerConfig(model_path="~/m.task").resolved_model_path()).endswith("m.task")
 
 
