@@ -73,8 +73,9 @@ class LiftConfig:
       for the clip. ``grasp_anchor: axis``: where the grasp point's ray comes nearest the vertical axis through the
       middle of the object's top face (the up-facing context points at the height of the object point nearest the
       ray, within ``axis_radius`` of it; the object must lie within ``gripper.contact_radius`` of the ray) — a hand
-      closing on an object brings its pads to opposite sides of it, so their midpoint is on its axis (tracked-hand,
-      engine seeds 0-9, pooled grasp-point error 1.24 cm vs 2.09 with ``surface``; seeds 10-19: 1.41 vs 1.84).
+      closing on an object brings its pads to opposite sides of it, so their midpoint is on its axis (pooled
+      tracked grasp-point error 1.25 cm, ``python -m policy.retarget.bench --seeds 10``; with ``surface`` the grasp
+      point lay 2-2.5 cm too far along the ray on Lift and PickPlaceCan and 1 cm too near on Stack).
       ``surface`` (and ``axis`` with no object near the ray): the nearest surface around the pixel plus
       ``object_depth_offset``.
     * ``plane``: no depth (real RGB): at the contact frames the grasp point lies ``plane_height`` above the table plane
