@@ -101,7 +101,8 @@ class Retargeter:
     def __init__(self, cfg: RetargetConfig | dict | None = None) -> None:
         self.cfg = cfg if isinstance(cfg, RetargetConfig) else RetargetConfig.from_dict(cfg)
         self.last_report: RetargetReport | None = None
-        self._cloud: tuple[np.ndarray, np.ndarray] | None = None
+        self._cloud: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._standing: dict[str, tuple[np.ndarray, Any]] = {}
 
     # ------------------------------------------------------------------------------------------------ public
     def retarget(self, track: HandTrack, camera: CameraModel, depth: np.ndarray | None = None) -> EETrajectory:
@@ -176,11 +177,10 @@ class Retargeter:
                 motion_timed, has_grasp = True, True
                 kind = self._grasp_kind(aperture, valid, grip)
                 gp_cam = grasp_points(pts, kind, cfg.grasp.power_depth, cfg.grasp.pinch_point)
-        if has_grasp and cfg.gripper.timing == "auto":
             # a single pick lifted and held to the end: the timing to fall back on when the first one is rejected
             a = pick_lift_from_motion(row, valid, track.fps, g.motion_prominence * camera.height,
                                       rise_s=g.lift_rise_s, hold=g.lift_hold * camera.height,
-                                      max_bottom_s=g.lift_max_bottom_s)  # fmt: skip
+                                      max_bottom_s=g.lift_max_bottom_s) if has_grasp else None  # fmt: skip
             if a is not None:
                 lift_grip = np.zeros(T)
                 lift_grip[a:] = 1.0
@@ -389,21 +389,15 @@ class Retargeter:
         """Re-open closed runs whose grasp point's pixel ray, in the run's first valid frame (the contact, after
         snapping), passes farther than ``gripper.contact_radius`` from every surface point of the context frame that
         is ``gripper.contact_height`` above the table plane (an object; see :class:`GripperConfig`)."""
-        from scipy.spatial import cKDTree
-
-        g, lc = self.cfg.gripper, self.cfg.lift
-        pts, pix, _ = self._context_cloud(camera, depth)
-        pts = pts[(pix[:, 0] % 2 == 0) & (pix[:, 1] % 2 == 0)]  # every other pixel is dense enough
-        pts = pts[pts[:, 2] >= lc.table_z + g.contact_height]
-        tree = cKDTree(pts) if len(pts) else None
-        s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), 0.005)
+        g = self.cfg.gripper
+        _, tree = self._standing_points(camera, depth)
         out = grip.copy()
         for i, j in closed_runs(grip):
             first = np.flatnonzero(valid[i:j])
             found = False
             if len(first) and tree is not None:
                 uv = gp_cam[i + first[0]] @ camera.K.T
-                ray = camera.unproject(np.repeat((uv[:2] / uv[2])[None], len(s), axis=0), s)
+                _, ray = self._pixel_ray(camera, uv[:2] / uv[2], 0.005)
                 found = float(tree.query(ray)[0].min()) <= g.contact_radius
             if not found:
                 out[i:j] = 0.0
@@ -428,6 +422,29 @@ class Retargeter:
             self._cloud = (xyz[ok], np.argwhere(ok), up[ok])
         return self._cloud
 
+    def _standing_points(self, camera: CameraModel, depth: np.ndarray, tops: bool = False) -> tuple[np.ndarray, Any]:
+        """The context cloud's points standing on the table (``gripper.contact_height`` above ``lift.table_z``) and a
+        KD-tree of them (None when there are none), once per :meth:`retarget` call: every other pixel's (dense
+        enough for the object-contact check and the carries), or with ``tops`` every up-facing one (object axes)."""
+        key = "tops" if tops else "sub"
+        if self._cloud is None:  # a new context frame
+            self._standing = {}
+        if key not in self._standing:
+            from scipy.spatial import cKDTree
+
+            pts, pix, up = self._context_cloud(camera, depth)
+            keep = up if tops else (pix[:, 0] % 2 == 0) & (pix[:, 1] % 2 == 0)
+            pts = pts[keep & (pts[:, 2] >= self.cfg.lift.table_z + self.cfg.gripper.contact_height)]
+            self._standing[key] = (pts, cKDTree(pts) if len(pts) else None)
+        return self._standing[key]
+
+    def _pixel_ray(self, camera: CameraModel, uv: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+        """(camera z-depths from ``lift.min_depth`` to ``lift.max_depth`` (at most 3 m) every ``step`` metres,
+        base-frame points of pixel ``uv``'s ray at those depths)."""
+        lc = self.cfg.lift
+        s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), step)
+        return s, camera.unproject(np.repeat(np.asarray(uv, np.float64)[None], len(s), axis=0), s)
+
     @staticmethod
     def _keep_lifted_runs(grip: np.ndarray, z: np.ndarray, valid: np.ndarray, min_lift: float) -> np.ndarray:
         """Re-open closed runs during which the grasp point never rises ``min_lift`` above where it closed."""
@@ -448,9 +465,7 @@ class Retargeter:
         from scipy.spatial import cKDTree
 
         a, lc = self.cfg.approach, self.cfg.lift
-        pts, pix, _ = self._context_cloud(camera, depth)
-        pts = pts[(pix[:, 0] % 2 == 0) & (pix[:, 1] % 2 == 0)]
-        pts = pts[pts[:, 2] >= lc.table_z + self.cfg.gripper.contact_height]  # what stands on the table
+        pts, _ = self._standing_points(camera, depth)
         gp = gp.copy()
         for i, j in closed_runs(grip):
             pick = gp[i]
@@ -677,16 +692,12 @@ class Retargeter:
         that object's top face (the context frame's up-facing surface points at the height of the one nearest the
         ray, within ``lift.axis_radius`` of it). A hand closing on an object brings its pads to opposite sides of it:
         their midpoint lies on the object's axis, wherever the visible surface is. NaN when no object is near."""
-        from scipy.spatial import cKDTree
-
         lc, g = self.cfg.lift, self.cfg.gripper
-        pts, _, up = self._context_cloud(camera, depth)
-        top = pts[up & (pts[:, 2] >= lc.table_z + g.contact_height)]
-        if not len(top):
+        top, tree = self._standing_points(camera, depth, tops=True)
+        if tree is None:
             return float("nan")
-        s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), 0.005)
-        ray = camera.unproject(np.repeat(np.asarray(uv, np.float64)[None], len(s), axis=0), s)
-        dist, idx = cKDTree(top).query(ray)
+        s, ray = self._pixel_ray(camera, uv, 0.005)
+        dist, idx = tree.query(ray)
         k = int(np.argmin(dist))
         if dist[k] > g.contact_radius:
             return float("nan")
@@ -776,8 +787,7 @@ class Retargeter:
         if not len(pts):
             return float("nan")
         h = max(float(pick[2]) - lc.table_z, 0.0)
-        s = np.arange(lc.min_depth, min(lc.max_depth, 3.0), 0.002)
-        ray = camera.unproject(np.repeat(np.asarray(uv, np.float64)[None], len(s), axis=0), s)
+        s, ray = self._pixel_ray(camera, uv, 0.002)
         # only the surface near the ray matters: crop the cloud to its horizontal corridor where the lowered ray
         # is within the cloud's height range
         zlo, zhi = float(pts[:, 2].min()), max(float(pts[:, 2].max()), lc.table_z)
