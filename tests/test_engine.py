@@ -37,6 +37,21 @@ def test_same_placement_as_robot_env():
         env.close()
 
 
+def test_engine_egoview_is_the_robot_envs():
+    """The engine renders the hand demos through the robot env's own egocentric camera, including a task's own field
+    of view (PickPlaceCan's is wider than the others')."""
+    import sim.tasks
+
+    env = sim.tasks.make_env("PickPlaceCan")
+    try:
+        env.reset(seed=0)
+        scene = get_scene("PickPlaceCan")
+        scene.reset(0)
+        assert scene.camera_model("egoview", 128) == env.camera_model("egoview")
+    finally:
+        env.close()
+
+
 def test_deterministic_per_seed(lift_clip):
     again = make_clip("Lift", 1, resolution=SIZE, num_frames=8)
     np.testing.assert_array_equal(lift_clip.video, again.video)

@@ -64,6 +64,9 @@ def test_check_env_with_camera(task):
     assert np.isfinite(obs["egoview_depth"]).all() and obs["egoview_depth"].min() > 0
     frame = env.render()
     assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8 and frame.std() > 0
+    # the egocentric camera has its task's field of view (PickPlaceCan's is wider: its bins span ~1 m)
+    fovy = TASKS[task].egoview.fovy
+    assert env.camera_model("egoview").K[1, 1] == pytest.approx(0.5 * 48 / np.tan(np.radians(fovy) / 2))
     env.close()
 
 

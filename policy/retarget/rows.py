@@ -16,8 +16,8 @@ displacement, places follow their support object, pushes push the object to wher
 The demo is :func:`sim.handsim.engine.make_clip` (task, seed, :data:`RESOLUTION`², :data:`NUM_FRAMES` frames, the
 ``egoview`` camera) — the same object placement as the robot env's ``reset(seed=seed)``. The context depth is
 rendered from the engine scene (robot hidden: in the robot env the arm fills the egocentric view). Clips are cached
-per process and on disk (``$HOI2ROBOT_CACHE/retarget_demos``, keyed by a hash of ``sim/handsim``'s sources, so an
-engine change never reuses stale demos).
+per process and on disk (``$HOI2ROBOT_CACHE/retarget_demos``, keyed by a hash of ``sim/handsim``'s and ``sim/tasks``'s
+sources, so an engine or scene change never reuses stale demos).
 """
 from __future__ import annotations
 
@@ -41,10 +41,9 @@ RESOLUTION = 256
 NUM_FRAMES = 32
 CAMERA = "egoview"
 # oracle-hand: the GT hand counts as seen in frames where at least this many of its 21 keypoints are inside the image.
-# 0: wherever the hand is present. Some PickPlaceCan demos grasp the can with the hand (almost) outside the egoview
-# (0-5 keypoints in view during the whole grasp: seeds 16, 17, 20, 28, 41 of the engine at 11:50 UTC): the oracle
-# row isolates retargeting, so it keeps the GT keypoints there (PnP of GT points outside the image is still exact);
-# tracked-hand cannot see those grasps.
+# 0: wherever the hand is present. The oracle row isolates retargeting, so it keeps GT keypoints outside the image
+# (PnP of GT points outside the image is still exact). With PickPlaceCan's former 45° egoview some demos grasped the
+# can with the hand (almost) outside the view (seeds 16, 17, 20, 28, 41); its 55° view sees every grasp of seeds 0-49.
 ORACLE_MIN_VISIBLE = 0
 
 
@@ -56,11 +55,13 @@ def _cache_root() -> Path:
 @functools.lru_cache(maxsize=1)
 def _engine_hash() -> str:
     import sim.handsim
+    import sim.tasks
 
     h = hashlib.sha1()
-    for p in sorted(Path(sim.handsim.__file__).parent.glob("*.py")):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
+    for pkg in (sim.handsim, sim.tasks):  # the engine and the task scenes (placements, cameras) it renders
+        for p in sorted(Path(pkg.__file__).parent.glob("*.py")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
     return h.hexdigest()[:10]
 
 

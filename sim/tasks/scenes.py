@@ -23,7 +23,7 @@ from robosuite.utils.mjcf_utils import find_elements, new_element
 from robosuite.utils.placement_samplers import UniformRandomSampler
 
 from sim.tasks.cameras import BASE_BODY, RenderSettings, apply_scene_flags, look_at_quat
-from sim.tasks.specs import CONTROL_FREQ, EGOVIEW, ROBOT, TaskSpec
+from sim.tasks.specs import CONTROL_FREQ, ROBOT, TaskSpec
 
 __all__ = ["HoiSceneMixin", "HoiLift", "HoiStack", "HoiPickPlaceCan", "HoiPush", "SCENES", "make_scene"]
 
@@ -64,9 +64,9 @@ class HoiSceneMixin:
                 rng=self.rng,
             )
         super()._load_model()
-        self.model.worldbody.append(
-            new_element("camera", "egoview", mode="fixed", pos="0 0 0", quat="1 0 0 0", fovy=EGOVIEW.fovy)
-        )
+        fovy = self.task_spec.egoview.fovy
+        camera = new_element("camera", "egoview", mode="fixed", pos="0 0 0", quat="1 0 0 0", fovy=fovy)
+        self.model.worldbody.append(camera)
         visual = find_elements(self.model.root, tags="visual", return_first=True)
         visual.append(new_element("quality", None, offsamples=self.render_settings.msaa_samples))
         width, height = self.offscreen_size
@@ -78,8 +78,9 @@ class HoiSceneMixin:
         sim = self.sim
         base_pos = sim.data.get_body_xpos(BASE_BODY)
         base_x = sim.data.get_body_xmat(BASE_BODY)[:, 0]
-        eye = base_pos - EGOVIEW.back * base_x
-        eye[2] = EGOVIEW.height
+        ego = self.task_spec.egoview
+        eye = base_pos - ego.back * base_x
+        eye[2] = ego.height
         cam = sim.model.camera_name2id("egoview")
         sim.model.cam_pos[cam] = eye
         sim.model.cam_quat[cam] = look_at_quat(eye, np.asarray(self.task_spec.look_at))
