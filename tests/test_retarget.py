@@ -240,7 +240,8 @@ def test_ik_model_tcp_matches_the_simulated_robot():
 
 # ------------------------------------------------------------------------------------- grasp kind and push point
 def test_auto_grasp_kind_is_pinch_when_thumb_and_index_meet_while_holding():
-    r = Retargeter(RetargetConfig())
+    assert RetargetConfig().grasp.type == "pinch"  # auto is opt-in
+    r = Retargeter(RetargetConfig().replace(grasp={"type": "auto"}))
     t = np.arange(40) / 10.0
     grip = ((t >= 1.5) & (t < 3.0)).astype(float)
     valid = np.ones(40, bool)
