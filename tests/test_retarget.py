@@ -301,6 +301,13 @@ def test_object_aware_reference_grasps_the_object_carries_it_and_follows_the_sup
     p_far, _, _ = ref.reference(0.5, {"robot0_eef_pos": np.array([0.40, 0.0, 0.0])}, {"a": a, "b": b})
     np.testing.assert_allclose(p_far[:2], ee.position[0][:2] + (a.pos - ee.position[1])[:2], atol=1e-9)
     assert p_far[2] >= -0.085 + ref.cfg.pregrasp_height - 1e-9
+    # 2 cm off-centre (inside the funnel, outside pregrasp_inner) the pads stay above a's top: a rim is not knocked
+    from policy.retarget.objects import FINGER_HALF_SIZE
+
+    p_off, _, _ = ref.reference(0.9, {"robot0_eef_pos": np.array([0.52, 0.0, -0.05])}, {"a": a, "b": b})
+    assert p_off[2] >= a.top + FINGER_HALF_SIZE[0] + ref.cfg.finger_clearance - 1e-9
+    p_in, _, _ = ref.reference(0.9, {"robot0_eef_pos": np.array([0.505, 0.0, -0.05])}, {"a": a, "b": b})
+    assert p_in[2] < a.top  # within pregrasp_inner it may go down
     # cube a was nudged 1 cm before the fingers closed: the grasp follows it
     a2 = _box("a", (0.51, 0.0, -0.08), 0.02)
     p, _, _ = ref.reference(1.5, obs, {"a": a2, "b": b})

@@ -423,7 +423,10 @@ class ObjectAwareConfig:
         pregrasp_inner, pregrasp_radius, pregrasp_height: the approach funnel: before the close, the reference
             stays at least ``pregrasp_height`` above the grasp point while the gripper is ``pregrasp_radius`` or
             more from it horizontally, and may reach it only within ``pregrasp_inner`` (linear in between): the
-            hand's path may come in low from the side, and a gripper doing that knocks the object over.
+            hand's path may come in low from the side, and a gripper doing that knocks the object over. Outside
+            ``pregrasp_inner`` the pads also stay above the object's top (+ ``finger_clearance``): the linear funnel
+            alone let a gripper 1.7 cm off a can's axis sink below its rim and tilt it 40° before closing
+            (oracle PickPlaceCan seed 8, which then lost the can on the bin wall).
         align_to_faces: turn the gripper's closing axis onto the normal of the object's side faces nearest to the
             hand's closing axis (a parallel gripper holds a box by two opposite faces; a hand's axis is only
             roughly across them).

@@ -308,7 +308,10 @@ class ObjectAwareReference:
                     h = float(np.linalg.norm(eef[:2] - target[:2]))
                     cfg = self.cfg
                     f = min(max((h - cfg.pregrasp_inner) / (cfg.pregrasp_radius - cfg.pregrasp_inner), 0.0), 1.0)
-                    shift[2] += max(0.0, target[2] + f * cfg.pregrasp_height - (p[2] + shift[2]))
+                    low = target[2] + f * cfg.pregrasp_height
+                    if h > cfg.pregrasp_inner:  # off-centre: the pads stay above the object's top (no knocked rim)
+                        low = max(low, obj.top + FINGER_HALF_SIZE[0] + cfg.finger_clearance)
+                    shift[2] += max(0.0, low - (p[2] + shift[2]))
                 turn = c.yaw_turn
                 break
             if tau < c.t_release:  # carry: servo the object along the hand's displacement
