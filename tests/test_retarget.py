@@ -257,6 +257,22 @@ def test_auto_grasp_kind_is_pinch_when_thumb_and_index_meet_while_holding():
     assert forced._grasp_kind(pinch, valid, grip) == "power"
 
 
+def test_hand_rows_retarget_config_from_the_environment(monkeypatch):
+    from policy.retarget.rows import RETARGET_ENV, _retarget_cfg
+
+    monkeypatch.delenv(RETARGET_ENV, raising=False)
+    assert _retarget_cfg("depth") == load_config("default").replace(lift={"mode": "depth"})
+    monkeypatch.setenv(RETARGET_ENV, '{"grasp": {"type": "auto"}}')
+    cfg = _retarget_cfg("metric")
+    assert cfg.grasp.type == "auto" and cfg.lift.mode == "metric" and cfg.gripper.timing == "aperture"
+    monkeypatch.setenv(RETARGET_ENV, '{"grasp": {"type": "fist"}}')
+    with pytest.raises(ValueError, match="fist"):
+        _retarget_cfg("depth")
+    monkeypatch.setenv(RETARGET_ENV, "{grasp")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        _retarget_cfg("depth")
+
+
 def test_push_point_is_the_middle_fingertip():
     from policy.retarget import grasp_points
 

@@ -13,6 +13,10 @@ object pose tracker on a real robot's cameras gives), never the engine demo's ob
 (target disc, bin marker). Grasps aim at the object the hand closed on, carries servo that object along the hand's
 displacement, places follow their support object, pushes push the object to where the video's fingers left it.
 
+The rows retarget with ``configs/retarget/default.yaml``, or what ``HOI2ROBOT_RETARGET`` names (a config name, a YAML
+path, or a JSON object of section overrides): e.g.
+``HOI2ROBOT_RETARGET='{"grasp": {"type": "auto"}}' hoi-bench "rows=[tracked-hand]" "tasks=[PickPlaceCan]"``.
+
 The demo is :func:`sim.handsim.engine.make_clip` (task, seed, :data:`RESOLUTION`², :data:`NUM_FRAMES` frames, the
 ``egoview`` camera) — the same object placement as the robot env's ``reset(seed=seed)``. The context depth is
 rendered from the engine scene (robot hidden: in the robot env the arm fills the egocentric view). Clips are cached
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -35,11 +40,13 @@ from sim.bench import register_row
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESOLUTION", "NUM_FRAMES", "CAMERA", "demo_clip", "context_depth", "run_hand_row"]
+__all__ = ["RESOLUTION", "NUM_FRAMES", "CAMERA", "RETARGET_ENV", "base_retarget_config", "demo_clip", "context_depth",
+           "run_hand_row"]
 
 RESOLUTION = 256
 NUM_FRAMES = 32
 CAMERA = "egoview"
+RETARGET_ENV = "HOI2ROBOT_RETARGET"  # the hand rows' retarget config (see base_retarget_config)
 # oracle-hand: the GT hand counts as seen in frames where at least this many of its 21 keypoints are inside the image.
 # 0: wherever the hand is present. The oracle row isolates retargeting, so it keeps GT keypoints outside the image
 # (PnP of GT points outside the image is still exact). With PickPlaceCan's former 45° egoview some demos grasped the
@@ -111,15 +118,35 @@ def _tracker():
     return HandTracker()
 
 
-@functools.lru_cache(maxsize=4)
 def _retarget_cfg(mode: str):
-    """configs/retarget/default.yaml in lift ``mode``. For ``metric`` (ground-truth tracks) the perception
+    """The rows' retarget config (:func:`base_retarget_config`) in lift ``mode``; see :func:`_mode_cfg`."""
+    return _mode_cfg(mode, os.environ.get(RETARGET_ENV, "").strip())
+
+
+def base_retarget_config(spec: str = ""):
+    """The retarget config the hand rows start from: ``spec`` (the ``HOI2ROBOT_RETARGET`` environment variable) is
+    empty (``configs/retarget/default.yaml``), a config name or YAML path for :func:`policy.retarget.load_config`, or
+    a JSON object of section overrides applied to the default, e.g. ``{"grasp": {"type": "auto"}}``."""
+    from policy.retarget import load_config
+
+    if spec.startswith("{"):
+        try:
+            over = json.loads(spec)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{RETARGET_ENV} is not valid JSON: {exc}") from exc
+        if not isinstance(over, dict) or not all(isinstance(v, dict) for v in over.values()):
+            raise ValueError(f"{RETARGET_ENV}: expected {{section: {{field: value}}}}, got {spec!r}")
+        return load_config("default").replace(**over)
+    return load_config(spec or "default")
+
+
+@functools.lru_cache(maxsize=8)
+def _mode_cfg(mode: str, spec: str):
+    """:func:`base_retarget_config` in lift ``mode``. For ``metric`` (ground-truth tracks) the perception
     safeguards are off: GT apertures time the gripper exactly (no snapping to the lowest point) and GT paths need no
     synthetic vertical approaches or trimming of the exit (measured on Stack seeds 1, 2, 7, 8: 3/4 without, 0/4 with
     them, before object-aware execution); the hand's entry is still trimmed to ``approach.lead_s``."""
-    from policy.retarget import load_config
-
-    cfg = load_config("default").replace(lift={"mode": mode})
+    cfg = base_retarget_config(spec).replace(lift={"mode": mode})
     if mode == "metric":
         # exact apertures time the gripper (gripper.timing aperture: no motion timing); a 1 cm closing is a grasp
         # (a can pinched at its rim closes 1.5 cm; PickPlaceCan seed 2);
