@@ -21,7 +21,8 @@ Settings come from environment variables (bench workers are spawned processes, s
   Measured with the engine oracle as generator (128², 16 frames, seeds 1000–1004): MediaPipe 60/20/0/0% success on
   Lift/Stack/PickPlaceCan/Push, the keypoint net 0% everywhere: its 2D keypoints are fine (3.5 px, 100% found)
   but its pooled 3D head (~2.8 cm RMS per joint) is too coarse for the retargeter's PnP and grip aperture.
-* ``HOI2ROBOT_RETARGET`` — retarget config name or YAML path (default ``default``, ``configs/retarget/``).
+* ``HOI2ROBOT_RETARGET`` — retarget config name, YAML path or JSON section overrides (default ``default``,
+  ``configs/retarget/``), as for the hand rows.
 * ``HOI2ROBOT_DEPTH`` — ``1`` (default): retarget with the context frame's metric depth (like ``tracked-hand``);
   ``0``: RGB only (the table-plane prior, like ``tracked-hand-rgb``).
 
@@ -154,10 +155,11 @@ def _cached(key: str, make) -> Any:
 
 
 def _retarget_config(name: str) -> Any:
-    """``configs/retarget/<name>.yaml``, loaded once per process."""
-    from policy.retarget.config import load_config
+    """The retarget config ``name`` names (as the hand rows read ``HOI2ROBOT_RETARGET``:
+    :func:`policy.retarget.rows.base_retarget_config`), loaded once per process."""
+    from policy.retarget.rows import base_retarget_config
 
-    return _cached("retarget-config:" + name, lambda: load_config(name))
+    return _cached("retarget-config:" + name, lambda: base_retarget_config(name))
 
 
 def _retargeter(name: str) -> Any:

@@ -50,7 +50,7 @@ RETARGET_ENV = "HOI2ROBOT_RETARGET"  # the hand rows' retarget config (see base_
 # oracle-hand: the GT hand counts as seen in frames where at least this many of its 21 keypoints are inside the image.
 # 0: wherever the hand is present. The oracle row isolates retargeting, so it keeps GT keypoints outside the image
 # (PnP of GT points outside the image is still exact). With PickPlaceCan's former 45° egoview some demos grasped the
-# can with the hand (almost) outside the view (seeds 16, 17, 20, 28, 41); its 55° view sees every grasp of seeds 0-49.
+# can with the hand (almost) outside the view (seeds 16, 17, 20, 28, 41); its 55° view keeps the hand in view.
 ORACLE_MIN_VISIBLE = 0
 
 
