@@ -420,6 +420,7 @@ class Retargeter:
                 up = np.abs(nrm[..., 2]) > np.cos(np.pi / 4) * np.linalg.norm(nrm, axis=-1)
             ok = (d >= lc.min_depth) & (d <= lc.max_depth)
             self._cloud = (xyz[ok], np.argwhere(ok), up[ok])
+            self._standing = {}  # derived from the cloud: rebuilt with it (_standing_points)
         return self._cloud
 
     def _standing_points(self, camera: CameraModel, depth: np.ndarray, tops: bool = False) -> tuple[np.ndarray, Any]:
@@ -427,12 +428,10 @@ class Retargeter:
         KD-tree of them (None when there are none), once per :meth:`retarget` call: every other pixel's (dense
         enough for the object-contact check and the carries), or with ``tops`` every up-facing one (object axes)."""
         key = "tops" if tops else "sub"
-        if self._cloud is None:  # a new context frame
-            self._standing = {}
+        pts, pix, up = self._context_cloud(camera, depth)  # a new context frame clears self._standing
         if key not in self._standing:
             from scipy.spatial import cKDTree
 
-            pts, pix, up = self._context_cloud(camera, depth)
             keep = up if tops else (pix[:, 0] % 2 == 0) & (pix[:, 1] % 2 == 0)
             pts = pts[keep & (pts[:, 2] >= self.cfg.lift.table_z + self.cfg.gripper.contact_height)]
             self._standing[key] = (pts, cKDTree(pts) if len(pts) else None)
