@@ -21,6 +21,9 @@ Settings come from environment variables (bench workers are spawned processes, s
   Measured with the engine oracle as generator (128², 16 frames, seeds 1000–1004): MediaPipe 60/20/0/0% success on
   Lift/Stack/PickPlaceCan/Push, the keypoint net 0% everywhere: its 2D keypoints are fine (3.5 px, 100% found)
   but its pooled 3D head (~2.8 cm RMS per joint) is too coarse for the retargeter's PnP and grip aperture.
+  With the current retargeter (session 8, seeds 1000–1009, ``bench/results/generated_engine_ceiling.json``) the
+  engine oracle at 128², 16 frames with MediaPipe gives 90/60/10/70%: the ceiling a perfect generator of this
+  clip format reaches (PickPlaceCan's hand is small at 128² in its 55° view).
 * ``HOI2ROBOT_RETARGET`` — retarget config name, YAML path or JSON section overrides (default ``default``,
   ``configs/retarget/``), as for the hand rows.
 * ``HOI2ROBOT_DEPTH`` — ``1`` (default): retarget with the context frame's metric depth (like ``tracked-hand``);
