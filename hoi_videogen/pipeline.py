@@ -176,7 +176,7 @@ class HOIVideoPipeline(DiffusionPipeline):
             x = sched.step(eps, t, x).prev_sample
             if callback:
                 callback(i + 1)
-        return x
+        return self.video_denoiser.from_target(x, context_latent)
 
     def mask_to_image(self, soft: torch.Tensor) -> np.ndarray:
         """Stage-1 output (1×1×M×M) -> the H×W float32 {0, 1} MA mask at the frame resolution.

@@ -323,3 +323,24 @@ def test_sampling_loop_recovers_the_target_with_an_oracle_denoiser(pipe, monkeyp
     finally:
         pipe.register_to_config(mask_smooth=0)
     assert not smooth[28:, :4].any() and smooth[12:18, 16:24].all()
+
+
+def test_residual_video_diffusion_runs_on_the_difference_from_the_context(monkeypatch):
+    """``video.residual``: training targets are frame − context latent, and sampling adds the context back, so an
+    oracle denoiser of a zero residual returns the context latent in every frame (the static scene)."""
+    torch.manual_seed(0)
+    cfg = GeneratorConfig.from_dict({**TINY, "video": {**TINY["video"], "residual": True}})
+    vae, ma, video = build_models(cfg)
+    assert video.config.residual and not build_models(GeneratorConfig.from_dict(TINY))[2].config.get("residual")
+    ctx = torch.randn(1, 4, 8, 8)
+    frames = torch.randn(1, T, 4, 8, 8)
+    torch.testing.assert_close(video.to_target(frames, ctx), frames - ctx[:, None])
+    torch.testing.assert_close(video.from_target(video.to_target(frames, ctx), ctx), frames)
+    p = HOIVideoPipeline(vae, ma, video, make_scheduler(), fps=8.0, text_max_length=16, mask_smooth=0)
+    alphas = p.scheduler.alphas_cumprod
+    monkeypatch.setattr(video, "forward", lambda x, t, *a: x / (1 - alphas[int(t)]).sqrt())  # clean sample = 0
+    tokens, pooled = p.encode_text(["lift the cube"])
+    lat = p.sample_video_latents(ctx, torch.ones(1, 1, 8, 8), tokens, pooled, 5, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(lat, ctx[:, None].expand_as(lat), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="residual"):
+        GeneratorConfig.from_dict({**TINY, "video": {**TINY["video"], "residual": "yes"}})

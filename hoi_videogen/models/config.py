@@ -64,8 +64,12 @@ class VideoConfig:
     block_out_channels: tuple[int, ...] = (32, 64, 64)
     layers_per_block: int = 1
     attention_heads: tuple[int, ...] = (2, 4, 4)
+    # diffuse each frame's difference from the context latent instead of the frame itself (VideoDenoiser.to_target)
+    residual: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.residual, bool):
+            raise ValueError(f"video: residual must be true or false, got {self.residual!r}")
         self.block_out_channels = _ints("video", "block_out_channels", self.block_out_channels, least=32)
         self.attention_heads = _ints("video", "attention_heads", self.attention_heads)
         if len(self.attention_heads) != len(self.block_out_channels):

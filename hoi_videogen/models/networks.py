@@ -101,6 +101,7 @@ class VideoDenoiser(ModelMixin, ConfigMixin):
         block_out_channels: tuple[int, ...] = (32, 64, 64),
         layers_per_block: int = 1,
         attention_heads: tuple[int, ...] = (2, 4, 4),
+        residual: bool = False,
     ) -> None:
         super().__init__()
         n = len(block_out_channels)
@@ -120,6 +121,16 @@ class VideoDenoiser(ModelMixin, ConfigMixin):
         )
         # the pooled text vector goes straight into add_embedding (the sinusoidal projection has no weights)
         self.unet.add_time_proj = nn.Identity()
+
+    def to_target(self, frames: torch.Tensor, context_latent: torch.Tensor) -> torch.Tensor:
+        """The clean sample the diffusion runs on: the frame latents B×F×C×h×w, or with ``residual`` their
+        difference from the context latent B×C×h×w (zero wherever nothing moves; the model then only has to
+        produce the hand and what it moves, and pure noise decodes to the static scene)."""
+        return frames - context_latent.unsqueeze(1) if self.config.get("residual", False) else frames
+
+    def from_target(self, sample: torch.Tensor, context_latent: torch.Tensor) -> torch.Tensor:
+        """Inverse of :meth:`to_target`: a denoised sample -> frame latents."""
+        return sample + context_latent.unsqueeze(1) if self.config.get("residual", False) else sample
 
     def forward(self, noisy, timestep, context_latent, ma, tokens, pooled):
         f = noisy.shape[1]
@@ -152,5 +163,6 @@ def build_models(cfg: GeneratorConfig) -> tuple[AutoencoderKL, MADenoiser, Video
         block_out_channels=tuple(cfg.video.block_out_channels),
         layers_per_block=cfg.video.layers_per_block,
         attention_heads=tuple(cfg.video.attention_heads),
+        residual=cfg.video.residual,
     )
     return vae, ma, video

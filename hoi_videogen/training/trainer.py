@@ -364,7 +364,8 @@ class GeneratorTrainer:
 
     def loss_video(self, idx: list[int]) -> dict[str, torch.Tensor]:
         lat = torch.stack([self.clip_latents(i) for i in idx])  # B×(T+1)×C×h×w
-        ctx, x0 = lat[:, 0], lat[:, 1:]
+        ctx = lat[:, 0]
+        x0 = self.video.to_target(lat[:, 1:], ctx)
         ma = F.interpolate(self.bank.ma[idx].float(), size=x0.shape[-2:], mode="area")
         tok, pooled = self._texts(idx)
         x_t, t, eps, ab = self._noisy(x0)
@@ -372,11 +373,11 @@ class GeneratorTrainer:
         noise = F.mse_loss(pred, eps)
         out = {"loss": noise, "noise": noise}
         if self.tcfg.hrl_weight > 0 and self.step >= self.tcfg.hrl_warmup:
-            out["hrl"] = self._hrl(idx, x_t, pred, ab)
+            out["hrl"] = self._hrl(idx, x_t, pred, ab, ctx)
             out["loss"] = noise + self.tcfg.hrl_weight * out["hrl"]
         return out
 
-    def _hrl(self, idx, x_t, pred, ab) -> torch.Tensor:
+    def _hrl(self, idx, x_t, pred, ab, ctx) -> torch.Tensor:
         from hoi_videogen.training.hand_loss import hand_refinement_loss
 
         if self.hrl_net is None:
@@ -389,6 +390,7 @@ class GeneratorTrainer:
         frames = torch.stack([torch.randperm(f, generator=self.g)[:k] for _ in range(b)])  # B×k
         rows = torch.arange(b)[:, None]
         x0 = predicted_x0(x_t[rows, frames], pred[rows, frames], ab.view(b, 1, 1, 1, 1))
+        x0 = self.video.from_target(x0, ctx)
         z = x0.flatten(0, 1) / self.vae.config.scaling_factor + self.vae.config.shift_factor
         img = self.vae.decode(z).sample.view(b, k, 3, *self.bank.frames.shape[2:4])
         kp = self.bank.kp[idx][rows, frames]
