@@ -1,7 +1,7 @@
 """Where along the noise schedule the stage-2 video denoiser is good: ε-MSE inside the motion area per timestep.
 
-For each held-out clip and timestep t, the clip's frame latents are noised to x_t and the denoiser's ε prediction is
-compared with the true noise, inside the (GT) motion area. The reference is the "static" predictor that assumes every
+For each held-out clip and timestep t, the clip's frame latents are noised to x_t and the denoiser's ε prediction
+(converted from v for a v-prediction denoiser) is compared with the true noise, inside the (GT) motion area. The reference is the "static" predictor that assumes every
 frame equals the context frame: ε̂ = (x_t − √ᾱ_t·context)/√(1 − ᾱ_t). A denoiser that loses to it at high t has not
 learned to start a sample from pure noise, and its samples are blobs even when its low-t denoising is good.
 
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> dict:
     from hoi2robot.config import machine_info, write_json
     from hoi_videogen.data import HOIClipDataset
     from hoi_videogen.pipeline import TINY_WEIGHTS, load_pipeline
+    from hoi_videogen.training.losses import predicted_eps
 
     weights = Path(args.weights) if args.weights else TINY_WEIGHTS
     pipe = load_pipeline(weights)
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
                 a = ab[t]
                 eps = torch.randn(x0.shape, generator=g)
                 x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
-                pred = den(x_t, torch.tensor(t), ctx, ma, tokens, pooled)
+                pred = predicted_eps(x_t, den(x_t, torch.tensor(t), ctx, ma, tokens, pooled), a, den.prediction_type)
                 static = (x_t - a.sqrt() * den.to_target(ctx[:, None].expand_as(frames), ctx)) / (1 - a).sqrt()
                 mse = lambda p: float(((p - eps) ** 2)[..., inside].mean())  # noqa: E731
                 res[t].append((mse(pred), mse(static)))
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> dict:
         "command": "python bench/generator_noise_levels.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "weights": str(weights),
         "residual": bool(den.config.get("residual", False)),
+        "prediction_type": den.prediction_type,
         "data": str(args.data),
         "clips": len(ds),
         "eps_mse": table,

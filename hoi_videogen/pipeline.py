@@ -138,8 +138,10 @@ class HOIVideoPipeline(DiffusionPipeline):
         cond, null = both.chunk(2)
         return null + scale * (cond - null)
 
-    def _steps(self, n: int):
+    def _steps(self, n: int, prediction_type: str = "epsilon"):
         sched = copy.deepcopy(self.scheduler)
+        if sched.config.prediction_type != prediction_type:  # the stage-2 denoiser may output v
+            sched = type(sched).from_config(sched.config, prediction_type=prediction_type)
         sched.set_timesteps(n, device=self.device)
         return sched
 
@@ -167,7 +169,7 @@ class HOIVideoPipeline(DiffusionPipeline):
         cfg = self.video_denoiser.config
         shape = (context_latent.shape[0], cfg.num_frames, cfg.latent_channels, cfg.latent_size, cfg.latent_size)
         x = torch.randn(shape, generator=generator, device=self.device)
-        sched = self._steps(num_inference_steps)
+        sched = self._steps(num_inference_steps, self.video_denoiser.prediction_type)
         x = x * sched.init_noise_sigma
         for i, t in enumerate(sched.timesteps):
             eps = self._guided(

@@ -66,10 +66,16 @@ class VideoConfig:
     attention_heads: tuple[int, ...] = (2, 4, 4)
     # diffuse each frame's difference from the context latent instead of the frame itself (VideoDenoiser.to_target)
     residual: bool = False
+    # what the denoiser outputs: "epsilon" (the noise) or "v_prediction" (v = √ᾱ ε − √(1−ᾱ) x₀)
+    prediction_type: str = "epsilon"
 
     def __post_init__(self) -> None:
+        from hoi_videogen.training.losses import PREDICTION_TYPES
+
         if not isinstance(self.residual, bool):
             raise ValueError(f"video: residual must be true or false, got {self.residual!r}")
+        if self.prediction_type not in PREDICTION_TYPES:
+            raise ValueError(f"video: prediction_type must be one of {PREDICTION_TYPES}, got {self.prediction_type!r}")
         self.block_out_channels = _ints("video", "block_out_channels", self.block_out_channels, least=32)
         self.attention_heads = _ints("video", "attention_heads", self.attention_heads)
         if len(self.attention_heads) != len(self.block_out_channels):

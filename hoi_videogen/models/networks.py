@@ -89,7 +89,8 @@ class MADenoiser(ModelMixin, ConfigMixin):
 
 
 class VideoDenoiser(ModelMixin, ConfigMixin):
-    """Stage-2 denoiser: ``forward(noisy B×F×C×h×w, t, context_latent B×C×h×w, ma B×1×h×w, tokens, pooled) -> eps``."""
+    """Stage-2 denoiser: ``forward(noisy B×F×C×h×w, t, context_latent B×C×h×w, ma B×1×h×w, tokens, pooled)`` -> ε,
+    or v with ``prediction_type="v_prediction"``."""
 
     @register_to_config
     def __init__(
@@ -102,6 +103,7 @@ class VideoDenoiser(ModelMixin, ConfigMixin):
         layers_per_block: int = 1,
         attention_heads: tuple[int, ...] = (2, 4, 4),
         residual: bool = False,
+        prediction_type: str = "epsilon",
     ) -> None:
         super().__init__()
         n = len(block_out_channels)
@@ -131,6 +133,11 @@ class VideoDenoiser(ModelMixin, ConfigMixin):
     def from_target(self, sample: torch.Tensor, context_latent: torch.Tensor) -> torch.Tensor:
         """Inverse of :meth:`to_target`: a denoised sample -> frame latents."""
         return sample + context_latent.unsqueeze(1) if self.config.get("residual", False) else sample
+
+    @property
+    def prediction_type(self) -> str:
+        """What :meth:`forward` outputs: "epsilon" or "v_prediction" (folders saved before the option: epsilon)."""
+        return self.config.get("prediction_type", "epsilon")
 
     def forward(self, noisy, timestep, context_latent, ma, tokens, pooled):
         f = noisy.shape[1]
@@ -164,5 +171,6 @@ def build_models(cfg: GeneratorConfig) -> tuple[AutoencoderKL, MADenoiser, Video
         layers_per_block=cfg.video.layers_per_block,
         attention_heads=tuple(cfg.video.attention_heads),
         residual=cfg.video.residual,
+        prediction_type=cfg.video.prediction_type,
     )
     return vae, ma, video

@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from hoi_videogen.models.config import GeneratorConfig
 from hoi_videogen.models.networks import build_models, count_params
-from hoi_videogen.training.losses import foreground_weight, predicted_x0, soft_iou, weighted_recon_loss
+from hoi_videogen.training.losses import (foreground_weight, predicted_x0, prediction_target, soft_iou,
+                                          weighted_recon_loss)
 
 __all__ = ["TrainConfig", "ClipBank", "GeneratorTrainer", "train", "main", "STAGES"]
 
@@ -370,7 +371,7 @@ class GeneratorTrainer:
         tok, pooled = self._texts(idx)
         x_t, t, eps, ab = self._noisy(x0)
         pred = self.video(x_t, t, ctx, ma, tok, pooled)
-        noise = F.mse_loss(pred, eps)
+        noise = F.mse_loss(pred, prediction_target(x0, eps, ab, self.video.prediction_type))
         out = {"loss": noise, "noise": noise}
         if self.tcfg.hrl_weight > 0 and self.step >= self.tcfg.hrl_warmup:
             out["hrl"] = self._hrl(idx, x_t, pred, ab, ctx)
@@ -389,7 +390,7 @@ class GeneratorTrainer:
         k = min(self.tcfg.hrl_frames, f)
         frames = torch.stack([torch.randperm(f, generator=self.g)[:k] for _ in range(b)])  # B×k
         rows = torch.arange(b)[:, None]
-        x0 = predicted_x0(x_t[rows, frames], pred[rows, frames], ab.view(b, 1, 1, 1, 1))
+        x0 = predicted_x0(x_t[rows, frames], pred[rows, frames], ab.view(b, 1, 1, 1, 1), self.video.prediction_type)
         x0 = self.video.from_target(x0, ctx)
         z = x0.flatten(0, 1) / self.vae.config.scaling_factor + self.vae.config.shift_factor
         img = self.vae.decode(z).sample.view(b, k, 3, *self.bank.frames.shape[2:4])
