@@ -140,7 +140,7 @@ class HOIVideoPipeline(DiffusionPipeline):
 
     def _steps(self, n: int, prediction_type: str = "epsilon"):
         sched = copy.deepcopy(self.scheduler)
-        if sched.config.prediction_type != prediction_type:  # the stage-2 denoiser may output v
+        if sched.config.prediction_type != prediction_type:  # each denoiser says what it outputs
             sched = type(sched).from_config(sched.config, prediction_type=prediction_type)
         sched.set_timesteps(n, device=self.device)
         return sched
@@ -152,7 +152,7 @@ class HOIVideoPipeline(DiffusionPipeline):
         """Stage 1: the soft MA mask B×1×M×M in [0, 1]."""
         m = self.ma_denoiser.config.mask_size
         x = torch.randn((context_latent.shape[0], 1, m, m), generator=generator, device=self.device)
-        sched = self._steps(num_inference_steps)
+        sched = self._steps(num_inference_steps, self.ma_denoiser.prediction_type)
         x = x * sched.init_noise_sigma
         for i, t in enumerate(sched.timesteps):
             eps = self._guided(lambda x_, tok, pool: self.ma_denoiser(x_, t, _rep(context_latent, x_), tok, pool),

@@ -363,32 +363,39 @@ def test_prediction_type_conversions_invert_each_other(kind):
         prediction_target(x0, eps, ab, "sample")
 
 
-def test_v_prediction_video_denoiser_is_sampled_as_v_and_survives_save_load(tmp_path, monkeypatch):
-    """``video.prediction_type: v_prediction``: the pipeline's stage-2 sampler reads the denoiser's output as v, so an
-    oracle v-denoiser of a known clean sample returns it; the stage-1 sampler stays on ε; the option round-trips."""
+def test_v_prediction_denoisers_are_sampled_as_v_and_survive_save_load(tmp_path, monkeypatch):
+    """``prediction_type: v_prediction`` (both stages): the pipeline's samplers read each denoiser's output as v, so
+    an oracle v-denoiser of a known clean sample returns it; the option round-trips through save/load."""
     from hoi_videogen.training.losses import prediction_target
 
     torch.manual_seed(0)
-    cfg = GeneratorConfig.from_dict({**TINY, "video": {**TINY["video"], "prediction_type": "v_prediction"}})
+    v = {"prediction_type": "v_prediction"}
+    cfg = GeneratorConfig.from_dict({**TINY, "ma": {**TINY["ma"], **v}, "video": {**TINY["video"], **v}})
     vae, ma, video = build_models(cfg)
-    assert video.prediction_type == "v_prediction"
+    assert ma.prediction_type == video.prediction_type == "v_prediction"
     assert build_models(GeneratorConfig.from_dict(TINY))[2].prediction_type == "epsilon"
     p = HOIVideoPipeline(vae, ma, video, make_scheduler(), fps=8.0, text_max_length=16, mask_smooth=0)
     p.save_pretrained(tmp_path / "pipe")
     loaded = load_pipeline(tmp_path / "pipe")
-    assert loaded.video_denoiser.prediction_type == "v_prediction"
+    assert loaded.ma_denoiser.prediction_type == loaded.video_denoiser.prediction_type == "v_prediction"
     assert loaded.scheduler.config.prediction_type == "epsilon"
-    clean = torch.randn(1, T, 4, 8, 8)
     alphas = p.scheduler.alphas_cumprod
 
-    def oracle_v(x, t, *args):
-        ab = alphas[int(t)]
-        return prediction_target(clean, (x - ab.sqrt() * clean) / (1 - ab).sqrt(), ab, "v_prediction")
+    def oracle(clean):
+        def forward(x, t, *args):
+            ab = alphas[int(t)]
+            return prediction_target(clean, (x - ab.sqrt() * clean) / (1 - ab).sqrt(), ab, "v_prediction")
+        return forward
 
-    monkeypatch.setattr(video, "forward", oracle_v)
+    clean_video, clean_mask = torch.randn(1, T, 4, 8, 8), torch.rand(1, 1, 8, 8) * 2 - 1
+    monkeypatch.setattr(video, "forward", oracle(clean_video))
+    monkeypatch.setattr(ma, "forward", oracle(clean_mask))
     tokens, pooled = p.encode_text(["lift the cube"])
     ctx = torch.randn(1, 4, 8, 8)
     lat = p.sample_video_latents(ctx, torch.ones(1, 1, 8, 8), tokens, pooled, 5, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(lat, clean, atol=1e-3, rtol=0)
-    with pytest.raises(ValueError, match="prediction_type"):
-        GeneratorConfig.from_dict({**TINY, "video": {**TINY["video"], "prediction_type": "sample"}})
+    torch.testing.assert_close(lat, clean_video, atol=1e-3, rtol=0)
+    mask = p.sample_mask(ctx, tokens, pooled, 5, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(mask, (clean_mask + 1) / 2, atol=1e-3, rtol=0)
+    for stage in ("ma", "video"):
+        with pytest.raises(ValueError, match="prediction_type"):
+            GeneratorConfig.from_dict({**TINY, stage: {**TINY[stage], "prediction_type": "sample"}})

@@ -41,6 +41,13 @@ class VAEConfig:
                              f"norm_num_groups={self.norm_num_groups}")
 
 
+def _check_prediction_type(stage: str, value: Any) -> None:
+    from hoi_videogen.training.losses import PREDICTION_TYPES
+
+    if value not in PREDICTION_TYPES:
+        raise ValueError(f"{stage}: prediction_type must be one of {PREDICTION_TYPES}, got {value!r}")
+
+
 @dataclass
 class MAConfig:
     """Stage 1 (motion area): a UNet2DConditionModel denoising the MA mask at mask_size²."""
@@ -50,8 +57,11 @@ class MAConfig:
     layers_per_block: int = 1
     attention_heads: int = 4
     norm_num_groups: int = 16
+    # what the denoiser outputs: "epsilon" or "v_prediction" (see VideoConfig)
+    prediction_type: str = "epsilon"
 
     def __post_init__(self) -> None:
+        _check_prediction_type("ma", self.prediction_type)
         self.block_out_channels = _ints("ma", "block_out_channels", self.block_out_channels)
         if self.mask_size % (2 ** (len(self.block_out_channels) - 1)):
             raise ValueError(f"ma: mask_size {self.mask_size} must be divisible by 2^(levels-1)")
@@ -70,12 +80,9 @@ class VideoConfig:
     prediction_type: str = "epsilon"
 
     def __post_init__(self) -> None:
-        from hoi_videogen.training.losses import PREDICTION_TYPES
-
         if not isinstance(self.residual, bool):
             raise ValueError(f"video: residual must be true or false, got {self.residual!r}")
-        if self.prediction_type not in PREDICTION_TYPES:
-            raise ValueError(f"video: prediction_type must be one of {PREDICTION_TYPES}, got {self.prediction_type!r}")
+        _check_prediction_type("video", self.prediction_type)
         self.block_out_channels = _ints("video", "block_out_channels", self.block_out_channels, least=32)
         self.attention_heads = _ints("video", "attention_heads", self.attention_heads)
         if len(self.attention_heads) != len(self.block_out_channels):

@@ -44,8 +44,17 @@ def build_vae(cfg: GeneratorConfig) -> AutoencoderKL:
     )
 
 
-class MADenoiser(ModelMixin, ConfigMixin):
-    """Stage-1 denoiser: ``forward(noisy_mask B×1×M×M, t, context_latent B×C×h×w, tokens, pooled) -> eps``.
+class _Predicts:
+    """``prediction_type``: what ``forward`` outputs, "epsilon" or "v_prediction" (folders saved before the option
+    existed: epsilon)."""
+
+    @property
+    def prediction_type(self) -> str:
+        return self.config.get("prediction_type", "epsilon")
+
+
+class MADenoiser(_Predicts, ModelMixin, ConfigMixin):
+    """Stage-1 denoiser: ``forward(noisy_mask B×1×M×M, t, context_latent B×C×h×w, tokens, pooled)`` -> ε (or v).
 
     ``prior`` (a 1×1×M×M buffer in [0, 1], saved with the weights) is the prior mask given as an input channel; the
     trainer sets it to the mean motion area of the training set.
@@ -61,6 +70,7 @@ class MADenoiser(ModelMixin, ConfigMixin):
         layers_per_block: int = 1,
         attention_heads: int = 4,
         norm_num_groups: int = 16,
+        prediction_type: str = "epsilon",
     ) -> None:
         super().__init__()
         n = len(block_out_channels)
@@ -88,7 +98,7 @@ class MADenoiser(ModelMixin, ConfigMixin):
         return self.unet(x, timestep, encoder_hidden_states=tokens, class_labels=pooled).sample
 
 
-class VideoDenoiser(ModelMixin, ConfigMixin):
+class VideoDenoiser(_Predicts, ModelMixin, ConfigMixin):
     """Stage-2 denoiser: ``forward(noisy B×F×C×h×w, t, context_latent B×C×h×w, ma B×1×h×w, tokens, pooled)`` -> ε,
     or v with ``prediction_type="v_prediction"``."""
 
@@ -134,11 +144,6 @@ class VideoDenoiser(ModelMixin, ConfigMixin):
         """Inverse of :meth:`to_target`: a denoised sample -> frame latents."""
         return sample + context_latent.unsqueeze(1) if self.config.get("residual", False) else sample
 
-    @property
-    def prediction_type(self) -> str:
-        """What :meth:`forward` outputs: "epsilon" or "v_prediction" (folders saved before the option: epsilon)."""
-        return self.config.get("prediction_type", "epsilon")
-
     def forward(self, noisy, timestep, context_latent, ma, tokens, pooled):
         f = noisy.shape[1]
         ctx = context_latent.unsqueeze(1).expand(-1, f, -1, -1, -1)
@@ -161,6 +166,7 @@ def build_models(cfg: GeneratorConfig) -> tuple[AutoencoderKL, MADenoiser, Video
         layers_per_block=cfg.ma.layers_per_block,
         attention_heads=cfg.ma.attention_heads,
         norm_num_groups=cfg.ma.norm_num_groups,
+        prediction_type=cfg.ma.prediction_type,
     )
     video = VideoDenoiser(
         num_frames=cfg.num_frames,

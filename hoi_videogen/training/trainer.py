@@ -356,10 +356,11 @@ class GeneratorTrainer:
         target = F.interpolate(self.bank.ma[idx].float(), size=(size, size), mode="area")
         ctx = torch.stack([self.clip_latents(i)[0] for i in idx])
         tok, pooled = self._texts(idx)
-        x_t, t, eps, ab = self._noisy(target * 2 - 1)
+        x0 = target * 2 - 1
+        x_t, t, eps, ab = self._noisy(x0)
         pred = self.ma(x_t, t, ctx, tok, pooled)
-        noise = F.mse_loss(pred, eps)
-        mask = ((predicted_x0(x_t, pred, ab).clamp(-1, 1) + 1) / 2)
+        noise = F.mse_loss(pred, prediction_target(x0, eps, ab, self.ma.prediction_type))
+        mask = ((predicted_x0(x_t, pred, ab, self.ma.prediction_type).clamp(-1, 1) + 1) / 2)
         miou = (soft_iou(mask, target) * ab.flatten()).sum() / ab.sum()  # weighted towards low-noise samples
         return {"loss": noise + self.tcfg.ma_iou_weight * (1 - miou), "noise": noise, "miou": miou}
 
