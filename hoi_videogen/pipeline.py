@@ -17,7 +17,6 @@ interface (``name = "tiny"``).
 """
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -139,9 +138,8 @@ class HOIVideoPipeline(DiffusionPipeline):
         return null + scale * (cond - null)
 
     def _steps(self, n: int, prediction_type: str = "epsilon"):
-        sched = copy.deepcopy(self.scheduler)
-        if sched.config.prediction_type != prediction_type:  # each denoiser says what it outputs
-            sched = type(sched).from_config(sched.config, prediction_type=prediction_type)
+        # a fresh sampler per call, reading the output the way the calling denoiser predicts it
+        sched = type(self.scheduler).from_config(self.scheduler.config, prediction_type=prediction_type)
         sched.set_timesteps(n, device=self.device)
         return sched
 
