@@ -229,7 +229,8 @@ class HOIVideoPipeline(DiffusionPipeline):
             instruction: non-empty task text.
             num_inference_steps: DPM++ steps of stage 2 (and of stage 1 unless ``ma_inference_steps`` is given).
             generator: torch RNG for the initial noise (default: seeded with ``seed``).
-            ma_mask: an R×R mask in [0, 1] to use instead of sampling stage 1 (e.g. a ground-truth MA).
+            ma_mask: an R×R mask in [0, 1] to use instead of sampling stage 1 (e.g. a ground-truth MA). A model
+                without MA conditioning (``video.ma_conditioning: false``) skips stage 1 and uses the full frame.
             progress: called with the fraction done in [0, 1] (may raise to cancel).
             guidance_scale: classifier-free guidance on the instruction in both stages (None = the pipeline's
                 config value; 1 = none; > 1 needs a model trained with ``text_dropout``).
@@ -245,6 +246,8 @@ class HOIVideoPipeline(DiffusionPipeline):
             raise ValueError(f"guidance_scale must be a finite number >= 0, got {guidance_scale!r}")
         if generator is None:
             generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        if ma_mask is None and not self.video_denoiser.ma_conditioning:  # "no MA" ablation: generate every pixel
+            ma_mask = np.ones(image.shape[:2], np.float32)
         total = (0 if ma_mask is not None else ma_steps) + num_inference_steps + 1
         report = (lambda i: progress(min(i / total, 1.0))) if progress else None
 
@@ -287,14 +290,15 @@ class TinyGenerator:
         return self.pipe.resolution
 
     def generate(self, image: np.ndarray, instruction: str, *, seed: int = 0, camera: CameraModel | None = None,
-                 progress=None) -> GeneratedVideo:
+                 progress=None, ma_mask: np.ndarray | None = None) -> GeneratedVideo:
+        """``ma_mask``: a motion area to use instead of sampling stage 1 (``hoi-eval-generator gt_ma_row``)."""
         if camera is not None and (camera.width, camera.height) != (self.resolution, self.resolution):
             raise ValueError(f"tiny generator: camera is {camera.width}×{camera.height}, the model expects "
                              f"{self.resolution}×{self.resolution}")
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         return self.pipe(image, instruction, num_inference_steps=self.num_inference_steps, generator=gen,
                          ma_inference_steps=self.ma_inference_steps, seed=int(seed), progress=progress,
-                         guidance_scale=self.guidance_scale)
+                         guidance_scale=self.guidance_scale, ma_mask=ma_mask)
 
 
 def load_pipeline(path: str | os.PathLike, device: str = "cpu") -> HOIVideoPipeline:

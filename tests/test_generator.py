@@ -399,3 +399,30 @@ def test_v_prediction_denoisers_are_sampled_as_v_and_survive_save_load(tmp_path,
     for stage in ("ma", "video"):
         with pytest.raises(ValueError, match="prediction_type"):
             GeneratorConfig.from_dict({**TINY, stage: {**TINY[stage], "prediction_type": "sample"}})
+
+
+def test_no_ma_ablation_ignores_the_mask_and_generates_every_pixel(monkeypatch):
+    """``video.ma_conditioning: false`` (HANDI Table 3 "no MA"): the denoiser's output does not depend on the MA
+    input, sampling skips stage 1, and the frames are the decoded video everywhere (no background paste)."""
+    torch.manual_seed(0)
+    cfg = GeneratorConfig.from_dict({**TINY, "video": {**TINY["video"], "ma_conditioning": False}})
+    vae, ma, video = build_models(cfg)
+    assert not video.ma_conditioning and build_models(GeneratorConfig.from_dict(TINY))[2].ma_conditioning
+    p = HOIVideoPipeline(vae, ma, video, make_scheduler(), fps=8.0, text_max_length=16, mask_smooth=0)
+    tokens, pooled = p.encode_text(["lift the cube"])
+    x, t, ctx = torch.randn(1, T, 4, 8, 8), torch.tensor([300]), torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        a = video(x, t, ctx, torch.zeros(1, 1, 8, 8), tokens, pooled)
+        b = video(x, t, ctx, torch.rand(1, 1, 8, 8), tokens, pooled)
+    torch.testing.assert_close(a, b, atol=0, rtol=0)
+    monkeypatch.setattr(p, "sample_mask", lambda *a, **k: pytest.fail("stage 1 must be skipped"))
+    image = _image()
+    out = p(image, "lift the cube", num_inference_steps=2)
+    assert out.ma_mask.all()
+    torch.manual_seed(0)
+    full = p.decode_region(p.sample_video_latents(p.encode_frames(
+        torch.from_numpy(image).permute(2, 0, 1)[None].float().div(127.5).sub(1)), torch.ones(1, 1, RES, RES),
+        tokens, pooled, 2, torch.Generator().manual_seed(0))[0], np.ones((RES, RES), np.float32))
+    np.testing.assert_array_equal(out.frames, full)
+    with pytest.raises(ValueError, match="ma_conditioning"):
+        GeneratorConfig.from_dict({**TINY, "video": {**TINY["video"], "ma_conditioning": "no"}})

@@ -78,10 +78,14 @@ class VideoConfig:
     residual: bool = False
     # what the denoiser outputs: "epsilon" (the noise) or "v_prediction" (v = √ᾱ ε − √(1−ᾱ) x₀)
     prediction_type: str = "epsilon"
+    # condition on the stage-1 motion area (HANDI §2.2); false = the "no MA" ablation: the MA input channel is
+    # constant, stage 1 is skipped at sampling and nothing is pasted back (every pixel is generated)
+    ma_conditioning: bool = True
 
     def __post_init__(self) -> None:
-        if not isinstance(self.residual, bool):
-            raise ValueError(f"video: residual must be true or false, got {self.residual!r}")
+        for key in ("residual", "ma_conditioning"):
+            if not isinstance(getattr(self, key), bool):
+                raise ValueError(f"video: {key} must be true or false, got {getattr(self, key)!r}")
         _check_prediction_type("video", self.prediction_type)
         self.block_out_channels = _ints("video", "block_out_channels", self.block_out_channels, least=32)
         self.attention_heads = _ints("video", "attention_heads", self.attention_heads)

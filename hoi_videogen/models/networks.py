@@ -100,7 +100,7 @@ class MADenoiser(_Predicts, ModelMixin, ConfigMixin):
 
 class VideoDenoiser(_Predicts, ModelMixin, ConfigMixin):
     """Stage-2 denoiser: ``forward(noisy B×F×C×h×w, t, context_latent B×C×h×w, ma B×1×h×w, tokens, pooled)`` -> ε,
-    or v with ``prediction_type="v_prediction"``."""
+    or v with ``prediction_type="v_prediction"``; with ``ma_conditioning=False`` the ``ma`` input is ignored."""
 
     @register_to_config
     def __init__(
@@ -114,6 +114,7 @@ class VideoDenoiser(_Predicts, ModelMixin, ConfigMixin):
         attention_heads: tuple[int, ...] = (2, 4, 4),
         residual: bool = False,
         prediction_type: str = "epsilon",
+        ma_conditioning: bool = True,
     ) -> None:
         super().__init__()
         n = len(block_out_channels)
@@ -144,8 +145,15 @@ class VideoDenoiser(_Predicts, ModelMixin, ConfigMixin):
         """Inverse of :meth:`to_target`: a denoised sample -> frame latents."""
         return sample + context_latent.unsqueeze(1) if self.config.get("residual", False) else sample
 
+    @property
+    def ma_conditioning(self) -> bool:
+        """False for the "no MA" ablation: ``forward`` ignores ``ma`` (the channel is all ones, a full-frame area)."""
+        return bool(self.config.get("ma_conditioning", True))
+
     def forward(self, noisy, timestep, context_latent, ma, tokens, pooled):
         f = noisy.shape[1]
+        if not self.ma_conditioning:
+            ma = torch.ones_like(ma)
         ctx = context_latent.unsqueeze(1).expand(-1, f, -1, -1, -1)
         size = noisy.shape[-2:]
         if ma.shape[-2:] != size:
@@ -178,5 +186,6 @@ def build_models(cfg: GeneratorConfig) -> tuple[AutoencoderKL, MADenoiser, Video
         attention_heads=tuple(cfg.video.attention_heads),
         residual=cfg.video.residual,
         prediction_type=cfg.video.prediction_type,
+        ma_conditioning=cfg.video.ma_conditioning,
     )
     return vae, ma, video
