@@ -41,7 +41,10 @@ class VideoGenerator(Protocol):
         camera: CameraModel | None = None,
         progress: ProgressFn | None = None,
     ) -> GeneratedVideo:
-        """``image``: H×W×3 uint8 RGB context frame; returns a video whose frame 0 is that frame's reconstruction."""
+        """``image``: H×W×3 uint8 RGB context frame; returns a video whose frame 0 is that frame's reconstruction.
+
+        Backends with a motion-area stage (``tiny``, ``diffusers-i2v``) also take ``ma_mask=`` (an H×W mask used
+        instead of their own), which ``hoi-eval-generator gt_ma_row=true`` uses to score stage 2 on the GT area."""
         ...
 
 

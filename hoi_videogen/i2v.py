@@ -152,10 +152,16 @@ class I2VGenerator:
         elif mask_fn is not None:
             self.mask_source = "custom"
 
-    def motion_area(self, image: np.ndarray, instruction: str, seed: int = 0) -> np.ndarray:
-        """H×W float32 {0, 1} motion area for ``image`` (dilated by ``dilate_px``)."""
+    def motion_area(self, image: np.ndarray, instruction: str, seed: int = 0,
+                    mask: np.ndarray | None = None) -> np.ndarray:
+        """H×W float32 {0, 1} motion area for ``image`` (dilated by ``dilate_px``); ``mask``: use this one (any size,
+        values in [0, 1]) instead of the configured source."""
         H, W = image.shape[:2]
-        if self._mask_fn is not None:
+        if mask is not None:
+            m = np.asarray(mask, np.float32)
+            if m.ndim != 2:
+                raise ValueError(f"diffusers-i2v: ma_mask must be a 2-D mask, got shape {m.shape}")
+        elif self._mask_fn is not None:
             m = np.asarray(self._mask_fn(image, instruction, seed), np.float32)
         elif self._tiny is not None:
             m = self._tiny.generate(image, instruction, seed=seed).ma_mask
@@ -178,7 +184,9 @@ class I2VGenerator:
         seed: int = 0,
         camera: CameraModel | None = None,
         progress: Callable[[float], None] | None = None,
+        ma_mask: np.ndarray | None = None,
     ) -> GeneratedVideo:
+        """``ma_mask``: a motion area to use instead of the configured source (``hoi-eval-generator gt_ma_row``)."""
         from PIL import Image
 
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -189,7 +197,7 @@ class I2VGenerator:
         cfg = self.config
         H, W = image.shape[:2]
         h, w = cfg.height or H, cfg.width or W
-        mask = self.motion_area(image, instruction, seed)
+        mask = self.motion_area(image, instruction, seed, ma_mask)
         steps = cfg.num_inference_steps
 
         def on_step(pipe: Any, i: int, t: Any, kwargs: dict) -> dict:

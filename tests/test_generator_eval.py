@@ -149,6 +149,38 @@ def test_run_writes_record_sheet_and_marks_untrained_rows(tmp_path):
     assert (tmp_path / "run" / "contact_sheet.png").is_file()
 
 
+class OwnMaskGenerator(ReplayGenerator):
+    """Fake two-stage generator: its own motion area is empty unless it is given one (``ma_mask=``)."""
+
+    name = "own-mask-test"
+
+    def generate(self, image, instruction, *, seed=0, camera=None, progress=None, ma_mask=None):
+        video = super().generate(image, instruction, seed=seed)
+        video.ma_mask = np.zeros_like(video.ma_mask) if ma_mask is None else np.asarray(ma_mask, np.float32)
+        return video
+
+
+def test_gt_ma_row_scores_the_video_stage_on_the_ground_truth_motion_area(tmp_path):
+    clips = [clip(s) for s in (1000, 1001)]
+    own = ev.summarize_scores(ev.evaluate_generator(OwnMaskGenerator(clips), clips, progress=False))
+    gt = ev.summarize_scores(ev.evaluate_generator(OwnMaskGenerator(clips), clips, progress=False, gt_ma=True))
+    assert own["all"]["ma_iou"] == 0.0 and gt["all"]["ma_iou"] == 1.0
+    with pytest.raises(TypeError, match="ma_mask"):
+        ev.evaluate_generator(ReplayGenerator(clips), clips, progress=False, gt_ma=True)
+    root = tmp_path / "eval"
+    with DatasetWriter(root, {"resolution": 64}) as w:
+        for c in clips:
+            w.add(c, f"{c.task}_{c.seed:06d}")
+    register_generator("own-mask-test", lambda **kw: OwnMaskGenerator(clips))
+    try:
+        record = ev.run({"generator": {"name": "own-mask-test"}, "data": str(root), "mediapipe": False,
+                         "keypoint_net": False, "sheet_clips": 0, "gt_ma_row": True})  # fmt: skip
+    finally:
+        GENERATORS.pop("own-mask-test")
+    assert record["result"]["all"]["ma_iou"] == 0.0 and record["result_gt_ma"]["all"]["ma_iou"] == 1.0
+    assert "own-mask-test + GT MA" in record["table"]
+
+
 def test_run_reports_a_missing_dataset(tmp_path):
     with pytest.raises(FileNotFoundError, match="hoi-datagen seed_offset=1000"):
         ev.run({"generator": {"name": "tiny"}, "data": str(tmp_path / "none"), "mediapipe": False,

@@ -44,6 +44,9 @@ def test_custom_mask_and_bad_input(svd_dir):
                            "mask_fn": lambda im, text, seed: box})  # fmt: skip
     video = gen.generate(image(1), "push the cube", seed=0)
     assert np.array_equal(video.ma_mask, box) and gen.mask_source == "custom"
+    given = np.zeros((32, 32), np.float32)  # an explicit motion area (hoi-eval-generator gt_ma_row) wins
+    given[20:28, 4:12] = 1
+    assert np.array_equal(gen.generate(image(1), "push the cube", seed=0, ma_mask=given).ma_mask, given)
     with pytest.raises(ValueError, match="uint8"):
         gen.generate(image(1).astype(np.float32), "push", seed=0)
     with pytest.raises(ValueError, match="non-empty"):
