@@ -2,8 +2,9 @@
 
 For each held-out clip and timestep t, the clip's frame latents are noised to x_t and the denoiser's ε prediction
 (converted from v for a v-prediction denoiser) is compared with the true noise, inside the (GT) motion area. The
-reference is the "static" predictor that assumes every frame equals the context frame: ε̂ = (x_t − √ᾱ_t·context)/√(1 − ᾱ_t). A denoiser that loses to it at high t has not
-learned to start a sample from pure noise, and its samples are blobs even when its low-t denoising is good.
+reference is the "static" predictor that assumes every frame equals the context frame:
+ε̂ = (x_t − √ᾱ_t·context)/√(1 − ᾱ_t). A denoiser that loses to it at high t has not learned to start a sample from
+pure noise, and its samples are blobs even when its low-t denoising is good.
 
     python bench/generator_noise_levels.py --data data/hoiclips_128_eval [--weights DIR] [--out JSON]
 """
