@@ -200,3 +200,63 @@ def test_collect_survives_a_failing_seed(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="no demos.*broken source, seed 0"):
         collect(CollectConfig(task="Lift", source="broken", num_demos=2, out=str(tmp_path / "b.hdf5")))
     assert not (tmp_path / "b.hdf5").exists()
+
+
+def test_collect_resumes_after_an_interrupt(tmp_path, monkeypatch):
+    """Seeds finished before an interrupt are kept in <out>.parts/ and not collected again; other settings are
+    refused rather than mixed in, resume=false starts over, and the folder is gone once the file is written."""
+    import sim.bench
+    from policy.datasets.collect import CollectConfig, collect, parts_dir
+
+    calls: list[int] = []
+
+    class Interrupt(BaseException):  # like KeyboardInterrupt: not caught as a failing seed
+        pass
+
+    def interrupted(env, task, seed, record):
+        if seed == 2:
+            raise Interrupt()
+        calls.append(seed)
+        return sim.bench.expert_row(env, task, seed, record)
+
+    def counting(env, task, seed, record):
+        calls.append(seed)
+        return sim.bench.expert_row(env, task, seed, record)
+
+    monkeypatch.setitem(sim.bench.ROWS, "interrupted", interrupted)
+    monkeypatch.setitem(sim.bench.ROWS, "counting", counting)
+    out = tmp_path / "r.hdf5"
+    cfg = CollectConfig(task="Lift", source="interrupted", num_demos=3, out=str(out))
+    with pytest.raises(Interrupt):
+        collect(cfg)
+    assert not out.exists() and calls == [0, 1]
+    parts = parts_dir(cfg)
+    assert sorted(p.name for p in parts.glob("seed_*")) == ["seed_0.hdf5", "seed_0.json", "seed_1.hdf5", "seed_1.json"]
+
+    with pytest.raises(ValueError, match="other settings.*source"):  # another source must not reuse these seeds
+        collect(CollectConfig(task="Lift", source="counting", num_demos=3, out=str(out)))
+    assert parts.is_dir() and calls == [0, 1]
+
+    # The same settings finish the run: only seed 2 is collected. (The source is swapped for one that does not
+    # raise; the key is the source *name*, so the saved seeds 0 and 1 are reused.)
+    monkeypatch.setitem(sim.bench.ROWS, "interrupted", counting)
+    report = collect(cfg)
+    assert calls == [0, 1, 2] and report["resumed_seeds"] == 2 and report["demos_written"] == 3
+    assert not parts.exists()
+    demos = read_demos(out)
+    assert [d.seed for d in demos] == [0, 1, 2] and all(d.success for d in demos)
+    collect(CollectConfig(task="Lift", source="expert", num_demos=3, out=str(tmp_path / "fresh.hdf5")))
+    for a, b in zip(demos, read_demos(tmp_path / "fresh.hdf5")):  # the same data as an uninterrupted run's
+        np.testing.assert_array_equal(a.actions, b.actions)
+        np.testing.assert_array_equal(a.obs["cube_pos"], b.obs["cube_pos"])
+
+    # resume=false discards what an interrupted run saved.
+    monkeypatch.setitem(sim.bench.ROWS, "interrupted", interrupted)
+    calls.clear()
+    cfg2 = CollectConfig(task="Lift", source="interrupted", num_demos=2, seed_offset=1, out=str(tmp_path / "s.hdf5"))
+    with pytest.raises(Interrupt):
+        collect(cfg2)
+    assert calls == [1] and (parts_dir(cfg2) / "seed_1.json").is_file()
+    monkeypatch.setitem(sim.bench.ROWS, "interrupted", counting)
+    cfg2.resume = False
+    assert collect(cfg2)["resumed_seeds"] == 0 and calls == [1, 1, 2]

@@ -6,11 +6,19 @@ benchmark; :class:`RecordingEnv` wraps the env and records what actually happene
 step, the action the env received (clipped to the action space, as the env applies it), the reward (success 0/1
 after the step) and the done flag. Each demo is labelled with its source, seed and success.
 
+Collection is resumable: every finished seed is saved at once to ``<out>.parts/`` (its result, and its demo as a
+one-demo HDF5 file), so an interrupted run (Ctrl-C, a crash, a killed job: a ``generated`` demo costs about a minute)
+loses at most the seeds in flight. A rerun with the same settings collects only the missing seeds; the folder is
+removed once ``out`` is written. Seeds that raised are not saved, so a rerun tries them again.
+
     hoi-collect-demos task=Lift source=expert num_demos=50 out=data/demos/Lift_expert_50.hdf5
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -25,11 +33,11 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from hoi2robot.config import CONFIG_PATH, to_plain, write_json
-from policy.datasets.hdf5 import Demo, write_demos
+from policy.datasets.hdf5 import Demo, read_demos, write_demos
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CollectConfig", "RecordingEnv", "collect", "collect_episode", "lowdim_keys", "main"]
+__all__ = ["CollectConfig", "RecordingEnv", "collect", "collect_episode", "lowdim_keys", "main", "parts_dir"]
 
 
 @dataclass
@@ -47,6 +55,7 @@ class CollectConfig:
     chunk: int = 5
     valid_fraction: float = 0.1
     keep_failed: bool = True
+    resume: bool = True  # reuse the seeds an interrupted run saved in <out>.parts/ (false: start over)
     out: str = "data/demos/demos.hdf5"
 
     def __post_init__(self) -> None:
@@ -139,6 +148,70 @@ def _make_env(cfg: CollectConfig):
     )
 
 
+# Environment variables that change what a source produces (the hand rows' retarget config, the generator, the
+# policy row's checkpoint): part of the key of a resumable collection.
+SOURCE_ENV = ("HOI2ROBOT_RETARGET", "HOI2ROBOT_GENERATOR", "HOI2ROBOT_POLICY")
+
+
+def parts_dir(cfg: CollectConfig) -> Path:
+    """Where :func:`collect` keeps the seeds it has finished until ``cfg.out`` is written."""
+    out = Path(cfg.out)
+    return out.with_name(out.name + ".parts")
+
+
+def _parts_key(cfg: CollectConfig) -> dict[str, Any]:
+    """What a saved seed depends on; a rerun reuses saved seeds only if all of it is the same."""
+    return {"task": cfg.task, "source": cfg.source, "cameras": list(cfg.cameras), "image_size": list(cfg.image_size),
+            "render": cfg.render, "env": {k: os.environ.get(k) for k in SOURCE_ENV}}
+
+
+def _open_parts(cfg: CollectConfig) -> Path:
+    """Create (or check, when resuming) the parts folder of ``cfg``; returns it."""
+    parts, key = parts_dir(cfg), _parts_key(cfg)
+    if parts.is_dir() and not cfg.resume:
+        log.info("resume=false: removing %s", parts)
+        shutil.rmtree(parts)
+    if parts.is_dir():
+        try:
+            saved = json.loads((parts / "key.json").read_text())
+        except (OSError, ValueError):
+            saved = None
+        if saved != key:
+            diff = sorted(k for k in key if saved is None or saved.get(k) != key[k])
+            raise ValueError(
+                f"{parts} holds seeds of an interrupted collection with other settings (differ: {diff}); "
+                "rerun with the same settings to finish it, or with resume=false to start over"
+            )
+    else:
+        parts.mkdir(parents=True)
+        write_json(parts / "key.json", key)
+    return parts
+
+
+def _save_seed(parts: Path, seed: int, demo: Demo | None, result: dict) -> None:
+    """Save one finished seed: its demo first, then its result (the marker that the seed is done)."""
+    if demo is not None:
+        write_demos(parts / f"seed_{seed}.hdf5", [demo], {"partial": True}, valid_fraction=0.0)
+    write_json(parts / f"seed_{seed}.json", {"seed": seed, "has_demo": demo is not None, "result": result})
+
+
+def _load_seeds(parts: Path, seeds: Sequence[int]) -> list[tuple[int, Demo | None, dict]]:
+    """The saved seeds among ``seeds`` (unreadable ones are left out, so they run again)."""
+    out = []
+    for seed in seeds:
+        marker = parts / f"seed_{seed}.json"
+        if not marker.is_file():
+            continue
+        try:
+            rec = json.loads(marker.read_text())
+            demo = read_demos(parts / f"seed_{seed}.hdf5")[0] if rec["has_demo"] else None
+        except (OSError, ValueError, KeyError, IndexError) as exc:  # DatasetError is a ValueError
+            log.warning("saved seed %d in %s is unreadable (%s); collecting it again", seed, parts, exc)
+            continue
+        out.append((seed, demo, rec["result"]))
+    return out
+
+
 def collect_episode(env: RecordingEnv, source: str, task: str, seed: int) -> tuple[Demo | None, dict]:
     """Run source row ``source`` on ``env`` (a :class:`RecordingEnv`) for ``seed``; return (demo, row result)."""
     from sim.bench import load_rows
@@ -155,7 +228,8 @@ def collect_episode(env: RecordingEnv, source: str, task: str, seed: int) -> tup
     return demo, result
 
 
-def _collect_chunk(cfg: CollectConfig, seeds: Sequence[int]) -> list[tuple[int, Demo | None, dict]]:
+def _collect_chunk(cfg: CollectConfig, seeds: Sequence[int], parts: Path | None = None
+                   ) -> list[tuple[int, Demo | None, dict]]:
     env = RecordingEnv(_make_env(cfg))
     out = []
     try:
@@ -165,19 +239,29 @@ def _collect_chunk(cfg: CollectConfig, seeds: Sequence[int]) -> list[tuple[int, 
             except Exception as exc:  # one bad seed must not lose the others; reported, and fatal if all fail
                 log.warning("source %s failed on %s seed %d: %s: %s", cfg.source, cfg.task, seed, type(exc).__name__, exc)
                 demo, result = None, {"success": False, "steps": 0, "error": f"{type(exc).__name__}: {exc}"}
-            out.append((seed, demo, {k: v for k, v in result.items() if isinstance(v, (bool, int, float, str))}))
+            result = {k: v for k, v in result.items() if isinstance(v, (bool, int, float, str))}
+            if parts is not None and "error" not in result:
+                _save_seed(parts, seed, demo, result)
+            out.append((seed, demo, result))
     finally:
         env.close()
     return out
 
 
 def collect(cfg: CollectConfig) -> dict[str, Any]:
-    """Collect ``cfg.num_demos`` episodes (seeds seed_offset ..), write the HDF5 file and a JSON report next to it."""
+    """Collect ``cfg.num_demos`` episodes (seeds seed_offset ..), write the HDF5 file and a JSON report next to it.
+
+    Resumable (see the module doc): seeds saved in ``<out>.parts/`` by an interrupted run are not collected again."""
     seeds = list(range(cfg.seed_offset, cfg.seed_offset + cfg.num_demos))
-    chunks = [seeds[i : i + cfg.chunk] for i in range(0, len(seeds), cfg.chunk)]
-    results: list[tuple[int, Demo | None, dict]] = []
+    parts = _open_parts(cfg)
+    results = _load_seeds(parts, seeds)
+    if results:
+        log.info("resuming: %d of %d seeds already collected in %s", len(results), len(seeds), parts)
+    have = {r[0] for r in results}
+    todo = [s for s in seeds if s not in have]
+    chunks = [todo[i : i + cfg.chunk] for i in range(0, len(todo), cfg.chunk)]
     t0 = time.perf_counter()
-    with tqdm(total=len(seeds), desc=f"collect {cfg.task}/{cfg.source}", unit="demo") as bar:
+    with tqdm(total=len(seeds), initial=len(results), desc=f"collect {cfg.task}/{cfg.source}", unit="demo") as bar:
         def done(chunk_out):
             results.extend(chunk_out)
             bar.update(len(chunk_out))
@@ -185,15 +269,17 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
 
         if cfg.workers == 1:
             for c in chunks:
-                done(_collect_chunk(cfg, c))
-        else:
+                done(_collect_chunk(cfg, c, parts))
+        elif chunks:
             with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
-                for fut in as_completed([pool.submit(_collect_chunk, cfg, c) for c in chunks]):
+                for fut in as_completed([pool.submit(_collect_chunk, cfg, c, parts) for c in chunks]):
                     done(fut.result())
     results.sort(key=lambda r: r[0])
     demos = [d for _, d, _ in results if d is not None and (cfg.keep_failed or d.success)]
     errors = [(s, r["error"]) for s, _, r in results if "error" in r]
     if not demos:
+        if not any(parts.glob("seed_*.json")):  # nothing worth keeping for a rerun
+            shutil.rmtree(parts, ignore_errors=True)
         first = f"; first error (seed {errors[0][0]}): {errors[0][1]}" if errors else ""
         raise RuntimeError(f"source {cfg.source!r} produced no demos for {cfg.task} seeds {seeds[0]}..{seeds[-1]}{first}")
     probe = _make_env(cfg)
@@ -220,10 +306,12 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
         "demos_written": len(demos),
         "steps": int(sum(len(d) for d in demos)),
         "errors": len(errors),
+        "resumed_seeds": len(have),
         "wall_seconds": time.perf_counter() - t0,
         "per_seed": [{"seed": s, **r} for s, _, r in results],
     }
     write_json(Path(path).with_suffix(".json"), report)
+    shutil.rmtree(parts, ignore_errors=True)  # everything is in ``out`` now
     return report
 
 
