@@ -365,6 +365,27 @@ def test_object_aware_reference_grasps_the_object_carries_it_and_follows_the_sup
     np.testing.assert_allclose(p, ee.position[1])
 
 
+def test_closing_axis_is_the_direction_the_finger_pads_close_along():
+    """_closing_axis(eef quaternion) is the horizontal line through the two finger pads, at home and turned."""
+    import mujoco
+
+    from policy.retarget.objects import _closing_axis
+    from sim.tasks import make_env
+
+    env = make_env("Lift")
+    try:
+        obs, _ = env.reset(seed=0)
+        m, d = env.unwrapped.sim.model._model, env.unwrapped.sim.data._data
+        pads = [mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_GEOM, f"gripper0_right_finger{i}_pad_collision") for i in (1, 2)]
+        for k in range(25):  # turn the gripper about the vertical for a second
+            sep = (d.geom_xpos[pads[0]] - d.geom_xpos[pads[1]])[:2]
+            assert abs(sep / np.linalg.norm(sep) @ _closing_axis(obs["robot0_eef_quat"])) > 0.99
+            obs, *_ = env.step(np.array([0, 0, 0, 0, 0, 0.5 if k else 0.0, -1.0]))
+        assert abs(_closing_axis(obs["robot0_eef_quat"])[0]) > 0.2  # it did turn away from base y
+    finally:
+        env.close()
+
+
 def test_push_goal_from_the_contact_path_and_closed_loop_pusher():
     from policy.retarget.objects import ObjectAwareConfig, PushController, is_push, push_goal
 

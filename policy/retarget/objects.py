@@ -56,8 +56,9 @@ __all__ = [
     "is_push",
 ]
 
-# The Panda gripper's closing axis is the grip site frame's y axis (at home: the base y axis).
-CLOSING_AXIS_COL = 1
+# The Panda's fingers close along the grip site frame's x axis (at home, GRIPPER_DOWN_QUAT: the base y axis; the
+# frame's y axis is the base x axis there). Measured on the finger pads in tests/test_retarget.py.
+CLOSING_AXIS_COL = 0
 FINGER_HALF_OPEN = 0.045  # m: open finger pad centre from the grip site along the closing axis
 FINGER_HALF_SIZE = (0.012, 0.012)  # m: pad half size along / across the closing axis
 FINGER_BELOW = 0.012  # m: the pads reach this far below the grip site
