@@ -386,6 +386,31 @@ def test_closing_axis_is_the_direction_the_finger_pads_close_along():
         env.close()
 
 
+def test_grasp_yaw_hand_follows_the_video_least_turn_the_home_yaw():
+    """A cube at yaw 30° grasped by a hand whose closing axis is at 85°: ``hand`` closes across the faces nearest to
+    the hand's axis (gripper yaw 120°), ``least_turn`` across the equivalent pair nearest home (30°); a box too wide
+    across that pair is closed across the other one (-60°)."""
+    from policy.retarget.objects import ObjectAwareConfig, ObjectAwareReference, ObjectState, _closing_axis
+
+    def final_yaw(obj, grasp_yaw):
+        ee = _pick_place_traj((0.50, 0.0, -0.085), (0.50, 0.0, 0.0))
+        ee = EETrajectory(t=ee.t, position=ee.position, gripper=ee.gripper, frame_id=ee.frame_id,
+                          quat_wxyz=np.repeat(topdown_quat(np.radians(85.0))[None], len(ee.t), axis=0))
+        ref = ObjectAwareReference(ee, {"a": obj}, ObjectAwareConfig(grasp_yaw=grasp_yaw))
+        _, q, _ = ref.reference(1.5, {"robot0_eef_pos": np.array([0.5, 0.0, -0.05])}, {"a": obj})
+        ax = _closing_axis(q)
+        return np.degrees(np.arctan2(-ax[0], ax[1]))
+
+    cube = _box("a", (0.50, 0.0, -0.08), 0.02, yaw=np.radians(30.0))
+    assert final_yaw(cube, "hand") == pytest.approx(120.0, abs=1e-6)
+    assert final_yaw(cube, "least_turn") == pytest.approx(30.0, abs=1e-6)
+    q30 = np.array([np.cos(np.radians(15.0)), 0.0, 0.0, np.sin(np.radians(15.0))])
+    long_box = ObjectState("a", np.array([0.50, 0.0, -0.08]), q30, np.zeros(3), np.array([0.02, 0.05, 0.02]))
+    assert final_yaw(long_box, "least_turn") == pytest.approx(-60.0, abs=1e-6)  # 10 cm across the 30° pair
+    with pytest.raises(ValueError, match="grasp_yaw"):
+        ObjectAwareConfig(grasp_yaw="nearest")
+
+
 def test_push_goal_from_the_contact_path_and_closed_loop_pusher():
     from policy.retarget.objects import ObjectAwareConfig, PushController, is_push, push_goal
 

@@ -242,8 +242,14 @@ class ObjectAwareReference:
                 faces = [R[:2, 0], R[:2, 1]]
                 faces = [f / np.linalg.norm(f) for f in faces if np.linalg.norm(f) > 1e-6]
                 if faces and abs(R[2, 2]) > 0.9:  # upright: its side faces are vertical
-                    best = max(faces, key=lambda f: abs(f @ axis))
-                    turn = (closing_yaw(best) - closing_yaw(axis) + np.pi / 2) % np.pi - np.pi / 2
+                    if cfg.grasp_yaw == "least_turn":  # the graspable face pair and gripper yaw nearest to home
+                        ok = [f for f in faces if 2 * obj.half_width_along(f) <= cfg.max_grasp_width] or faces
+                        best = min(ok, key=lambda f: abs(closing_yaw(f)))
+                        yaw_now = float(np.arctan2(-axis[0], axis[1]))  # unwrapped: the gripper's yaw from home
+                        turn = (closing_yaw(best) - yaw_now + np.pi) % (2 * np.pi) - np.pi
+                    else:  # the face pair nearest to the hand's closing axis, the shorter way round
+                        best = max(faces, key=lambda f: abs(f @ axis))
+                        turn = (closing_yaw(best) - closing_yaw(axis) + np.pi / 2) % np.pi - np.pi / 2
                     if abs(turn) > 1e-3:
                         c.yaw_turn = float(turn)
                         axis = _closing_axis(_rot_z_quat(q_close, c.yaw_turn))
