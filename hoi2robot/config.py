@@ -42,6 +42,12 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def hoi2robot_env() -> dict[str, str]:
+    """The ``HOI2ROBOT_*`` environment variables set for a run (generator, retarget config, policy, ...): they change
+    what the benchmark rows do, so records keep them next to the config."""
+    return {k: v for k, v in sorted(os.environ.items()) if k.startswith("HOI2ROBOT_")}
+
+
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write JSON atomically (temp file + rename)."""
     path = Path(path)

@@ -22,7 +22,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from hoi2robot.config import CONFIG_PATH, machine_info, to_plain, write_json
+from hoi2robot.config import CONFIG_PATH, hoi2robot_env, machine_info, to_plain, write_json
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,7 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "wall_seconds": time.perf_counter() - t_start,
         "config": to_plain(cfg),
+        "env": hoi2robot_env(),
         "machine": machine_info(),
         "protocol": (f"per training seed: success over {cfg.eval_seeds} held-out seeds (from {cfg.eval_seed_offset}) "
                      f"of each of the last {cfg.last_checkpoints} checkpoints; max and mean over those checkpoints, "

@@ -23,7 +23,7 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from hoi2robot.config import CONFIG_PATH, machine_info, run_dir, to_plain, write_json
+from hoi2robot.config import CONFIG_PATH, hoi2robot_env, machine_info, run_dir, to_plain, write_json
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "wall_seconds": time.perf_counter() - t0,
         "config": to_plain(cfg),
+        "env": hoi2robot_env(),
         "machine": machine_info(),
         "summary": summary,
         "videos": dict(videos),

@@ -47,13 +47,15 @@ def test_summary_and_table():
 
 
 @pytest.mark.xdist_group("sim")
-def test_bench_end_to_end(tmp_path):
+def test_bench_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOI2ROBOT_RETARGET", '{"objects": {"grasp_yaw": "hand"}}')  # unused by the expert row
     cfg = bench_cfg("tasks=[Lift]", "seeds=2", "workers=1", "video_size=[64,64]", f"results_dir={tmp_path}", "name=t")
     record = bench.run(cfg, tmp_path)
     saved = json.loads((tmp_path / "t.json").read_text())
     assert saved["summary"]["expert"]["Lift"]["episodes"] == 2
     assert saved["summary"]["expert"]["Lift"]["success_rate"] == 1.0
     assert [e["seed"] for e in saved["episodes"]] == [0, 1]
+    assert saved["env"]["HOI2ROBOT_RETARGET"] == '{"objects": {"grasp_yaw": "hand"}}'  # what selected the rows' setup
     video = Path(record["videos"]["expert"]["Lift"])
     assert video.is_file() and video.stat().st_size > 1000
 
