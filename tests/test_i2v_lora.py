@@ -68,7 +68,9 @@ def test_adapters_start_as_identity_train_alone_and_lower_the_loss(svd_dir, data
     x = torch.randn(1, T, 8, RES // 4, RES // 4)
     kw = dict(encoder_hidden_states=torch.randn(1, 1, 32), added_time_ids=torch.tensor([[6.0, 127.0, 0.02]]))
     with torch.no_grad():
-        assert torch.allclose(tr.unet(x, 0.3, **kw).sample, plain(x, 0.3, **kw).sample, atol=1e-6)
+        # equal up to float32 rounding (kernels differ by CPU: 1.1e-6 on outputs of ~1 seen); an adapter that is
+        # not the identity moves them by orders of magnitude more
+        assert torch.allclose(tr.unet(x, 0.3, **kw).sample, plain(x, 0.3, **kw).sample, rtol=1e-5, atol=1e-5)
     first = float(loss().detach())
     for _ in range(15):
         tr.opt.zero_grad()
