@@ -15,8 +15,11 @@ Its settings are the ``objects:`` section of the retarget config (``configs/reta
   ``snap_radius``) to the planned close point. Until the fingers close, the plan is shifted so that the close point
   lands on that object's centre horizontally and within ``grasp_z_band`` of its half height vertically (re-aimed
   every step: a nudged object is followed); an approach funnel keeps the gripper up until it is over the object,
-  so it descends onto it from above. Optionally (``turn_fingers``) the gripper yaw is turned a quarter turn
-  when the open fingers would land on a neighbouring object and the object is narrow enough across the new axis.
+  so it descends onto it from above. The fingers close across a pair of a box's side faces: by default
+  (``grasp_yaw: least_turn``) the pair and gripper yaw that turn the wrist least from home, as the scripted expert
+  does, not the pair the hand happened to close across. Optionally (``turn_fingers``) the gripper yaw is turned a
+  quarter turn when the open fingers would land on a neighbouring object and the object is narrow enough across the
+  new axis.
 * **Carry**: after the grasp, the *object* is servoed, not the hand: its reference is where it was grasped plus
   the hand's displacement since the grasp in the video (a grasped object moves rigidly with the hand), and the
   gripper target is the gripper's position plus the object's remaining error (closed loop on the object; in-hand
