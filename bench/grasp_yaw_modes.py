@@ -30,9 +30,9 @@ def grasp_turns(path: str | Path, obj: str = "cube") -> list[dict]:
     vertical from its start to the first gripper-close action (deg, in (-180, 180])."""
     from policy.datasets.hdf5 import read_demos
 
+    key = f"{obj}_quat"
     out = []
     for d in read_demos(path):
-        key = f"{obj}_quat"
         if key not in d.obs:
             raise KeyError(f"{path}: demos have no observation {key!r} (choose --object)")
         closes = np.flatnonzero(d.actions[:, 6] > 0)
@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> dict:
     from hoi2robot.config import write_json
 
     panels = {label: grasp_turns(f, args.object) for label, f in zip(labels, args.files)}
+    spread = {k: float(np.mean([abs(p["turn"] - p["object_yaw"]) for p in v])) if v else float("nan")
+              for k, v in panels.items()}
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), sharey=True, squeeze=False)
     for ax, (label, pts) in zip(axes[0], panels.items()):
         x = np.array([p["object_yaw"] for p in pts])
@@ -75,8 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
         ax.scatter(x[~ok], y[~ok], s=14, marker="x", color="tab:red", label="demo failed")
         for k in (-1, 0, 1):  # the equivalent grasps: the object's yaw plus quarter turns
             ax.plot([-45, 45], [-45 + 90 * k, 45 + 90 * k], color="0.8", lw=0.8, zorder=0)
-        spread = float(np.mean(np.abs(y - x))) if len(x) else float("nan")
-        ax.set_title(f"{label}\nmean |turn − object yaw| {spread:.0f}°", fontsize=9)
+        ax.set_title(f"{label}\nmean |turn − object yaw| {spread[label]:.0f}°", fontsize=9)
         ax.set_xlabel("object yaw (deg, mod 90)")
         ax.set_xlim(-47, 47)
         ax.set_ylim(-140, 140)
@@ -88,8 +89,7 @@ def main(argv: list[str] | None = None) -> dict:
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
     record = {"files": dict(zip(labels, map(str, args.files))), "object": args.object, "demos": panels,
-              "mean_abs_turn_minus_yaw": {k: float(np.mean([abs(p["turn"] - p["object_yaw"]) for p in v]))
-                                          for k, v in panels.items()}}
+              "mean_abs_turn_minus_yaw": spread}
     write_json(args.out, record)
     for k, v in record["mean_abs_turn_minus_yaw"].items():
         print(f"{k:40s} {len(panels[k]):3d} demos  mean |turn - object yaw| {v:5.1f} deg")

@@ -42,6 +42,11 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+# The environment variables that change what a benchmark row (= demo source) does: the hand rows' retarget config,
+# the generator, the policy row's checkpoint. A resumable demo collection keys its saved seeds on them.
+ROW_ENV = ("HOI2ROBOT_RETARGET", "HOI2ROBOT_GENERATOR", "HOI2ROBOT_POLICY")
+
+
 def hoi2robot_env() -> dict[str, str]:
     """The ``HOI2ROBOT_*`` environment variables set for a run (generator, retarget config, policy, ...): they change
     what the benchmark rows do, so records keep them next to the config."""

@@ -32,7 +32,7 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from hoi2robot.config import CONFIG_PATH, to_plain, write_json
+from hoi2robot.config import CONFIG_PATH, ROW_ENV, to_plain, write_json
 from policy.datasets.hdf5 import Demo, read_demos, write_demos
 
 log = logging.getLogger(__name__)
@@ -148,11 +148,6 @@ def _make_env(cfg: CollectConfig):
     )
 
 
-# Environment variables that change what a source produces (the hand rows' retarget config, the generator, the
-# policy row's checkpoint): part of the key of a resumable collection.
-SOURCE_ENV = ("HOI2ROBOT_RETARGET", "HOI2ROBOT_GENERATOR", "HOI2ROBOT_POLICY")
-
-
 def parts_dir(cfg: CollectConfig) -> Path:
     """Where :func:`collect` keeps the seeds it has finished until ``cfg.out`` is written."""
     out = Path(cfg.out)
@@ -162,7 +157,7 @@ def parts_dir(cfg: CollectConfig) -> Path:
 def _parts_key(cfg: CollectConfig) -> dict[str, Any]:
     """What a saved seed depends on; a rerun reuses saved seeds only if all of it is the same."""
     return {"task": cfg.task, "source": cfg.source, "cameras": list(cfg.cameras), "image_size": list(cfg.image_size),
-            "render": cfg.render, "env": {k: os.environ.get(k) for k in SOURCE_ENV}}
+            "render": cfg.render, "env": {k: os.environ.get(k) for k in ROW_ENV}}
 
 
 def _open_parts(cfg: CollectConfig) -> Path:
