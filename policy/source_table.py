@@ -23,6 +23,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from hoi2robot.config import CONFIG_PATH, hoi2robot_env, machine_info, to_plain, write_json
+from policy.datasets.hdf5 import DemoFile
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,17 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
             dataset = _demos(cfg, task, source)
             with open(dataset.with_suffix(".json")) as f:
                 collect_report = json.load(f)
+            with DemoFile(dataset) as f:
+                trainable = len(f.successful("train"))
             for algo in cfg.algos:
+                cell = {"task": task, "source": source, "algo": algo, "demos": collect_report["demos_written"],
+                        "demos_successful": collect_report["successful"], "demos_trained_on": trainable}
+                if trainable == 0:  # nothing to imitate: no policy, so the robot succeeds on no seed
+                    log.warning("%s / %s: no successful demo in the train split of %s; cell counted as 0%%",
+                                task, source, dataset)
+                    cells.append({**cell, "checkpoints_evaluated": [], "max": 0.0, "mean": 0.0, "train_seeds": [],
+                                  "note": "no successful demo to train on; counted as 0% success"})
+                    continue
                 per_seed = []
                 for seed in cfg.train_seeds:
                     try:
@@ -122,8 +133,7 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
                 if not per_seed:
                     continue
                 cells.append({
-                    "task": task, "source": source, "algo": algo,
-                    "demos": collect_report["demos_written"], "demos_successful": collect_report["successful"],
+                    **cell,
                     "checkpoints_evaluated": [len(s["checkpoints"]) for s in per_seed],
                     "max": float(np.mean([s["max"] for s in per_seed])),
                     "mean": float(np.mean([s["mean"] for s in per_seed])),

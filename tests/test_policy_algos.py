@@ -7,7 +7,7 @@ import torch
 from safetensors.torch import load_file
 
 from policy.algos import POLICIES, make_policy, policy_config
-from policy.datasets import Demo, write_demos
+from policy.datasets import Demo, DemoFile, write_demos
 from policy.train import TrainConfig, load_checkpoint, train
 
 SMALL = {
@@ -145,6 +145,49 @@ def test_policy_bench_row(lift_policy, monkeypatch):
     monkeypatch.setenv("HOI2ROBOT_POLICY", "/nonexistent/{task}")
     with pytest.raises(FileNotFoundError, match="/nonexistent/Lift"):
         rows["policy"](None, "Lift", 0, None)
+
+
+def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_policy, tmp_path):
+    """A source whose demos all failed (the generated row on a hard task) gives a 0% cell, not a crash after hours
+    of collection; the other sources are trained, evaluated and compared as usual."""
+    import json
+    import shutil
+
+    from hydra import compose, initialize_config_module
+
+    from policy.datasets import read_demos
+    from policy.source_table import format_table, run_table
+
+    demos = tmp_path / "root" / "demos"
+    demos.mkdir(parents=True)
+    lift = lift_policy.parent / "lift.hdf5"
+    shutil.copy(lift, demos / "Lift_expert_3.hdf5")
+    shutil.copy(lift.with_suffix(".json"), demos / "Lift_expert_3.json")
+    failed = read_demos(lift)
+    for d in failed:
+        d.source, d.success = "generated", False
+    with DemoFile(lift) as f:
+        env_args = f.env_args
+    write_demos(demos / "Lift_generated_3.hdf5", failed, env_args)
+    report = json.loads(lift.with_suffix(".json").read_text())
+    (demos / "Lift_generated_3.json").write_text(json.dumps({**report, "successful": 0}))
+    with initialize_config_module(version_base=None, config_module="hoi2robot.configs"):
+        cfg = compose("policy/source_table", overrides=[
+            "sources=[expert,generated]", "algos=[bc]", "num_demos=3", "eval_seeds=2", "last_checkpoints=1",
+            "videos=0", "train.steps=20", "algo_train.bc.steps=20", "algo_train.bc.checkpoint_every=20",
+            f"root={tmp_path / 'root'}", f"results={tmp_path / 'table.json'}",
+            "+algo_overrides.bc.hidden=[32,32]"])
+    record = run_table(cfg)
+    expert, generated = record["cells"]
+    assert (expert["source"], generated["source"]) == ("expert", "generated")
+    assert expert["demos_trained_on"] >= 1 and len(expert["train_seeds"]) == 1
+    assert len(expert["train_seeds"][0]["checkpoints"]) == 1
+    assert generated["demos_trained_on"] == 0 and generated["mean"] == generated["max"] == 0.0
+    assert "no successful demo" in generated["note"]
+    assert not (tmp_path / "root" / "Lift" / "generated").exists()  # nothing trained on failures
+    assert generated["ratio_to_expert_mean"] in (None, 0.0)
+    assert "| Lift | generated | bc | 3 | 0% | 0% |" in format_table(record)
+    assert json.loads((tmp_path / "table.json").read_text())["cells"][1]["note"] == generated["note"]
 
 
 def test_image_observations(tmp_path):

@@ -197,6 +197,10 @@ class DemoFile:
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in self._read(f"mask/{split}")]
         return sorted(names, key=lambda n: int(n.split("_")[-1]))
 
+    def successful(self, split: str | None = None) -> list[str]:
+        """The names of the successful demos (attribute ``success``), of all demos or of ``split``."""
+        return [n for n in self.demo_names(split) if bool(self._get(f"data/{n}").attrs.get("success", False))]
+
     def obs_keys(self, name: str) -> list[str]:
         return list(self._get(f"data/{name}/obs").keys())
 
