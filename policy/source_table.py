@@ -8,7 +8,7 @@ checkpoints and their mean, then averaged over training seeds. Also the ratio of
 (the issue's target: generated >= 90% of expert).
 
     python -m policy.source_table tasks=[Lift] sources=[expert,oracle-hand] algos=[bc,diffusion] num_demos=50
-    -> table on stdout, bench/results/policy_sources.json
+    -> table on stdout, bench/results/policy_sources.json and .png (:func:`plot_table`)
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from policy.datasets.hdf5 import DemoFile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["algo_config", "format_table", "main", "run_table"]
+__all__ = ["algo_config", "format_table", "main", "plot_table", "run_table"]
 
 
 def algo_config(name: str) -> dict[str, Any]:
@@ -108,7 +108,8 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
             with DemoFile(dataset) as f:
                 trainable = len(f.successful("train"))
             for algo in cfg.algos:
-                cell = {"task": task, "source": source, "algo": algo, "demos": collect_report["demos_written"],
+                cell = {"task": task, "source": source, "algo": algo, "demo_seeds": int(cfg.num_demos),
+                        "demos": collect_report["demos_written"],
                         "demos_successful": collect_report["successful"], "demos_trained_on": trainable}
                 if trainable == 0:  # nothing to imitate: no policy, so the robot succeeds on no seed
                     log.warning("%s / %s: no successful demo in the train split of %s; cell counted as 0%%",
@@ -168,11 +169,65 @@ def format_table(record: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+SOURCE_COLORS = {"expert": "#4c4c4c", "oracle-hand": "#1f77b4", "tracked-hand": "#2ca02c", "generated": "#d62728"}
+
+
+def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") -> Path:
+    """Bar chart of table cells: one group per task × algorithm × demo seeds, one bar per source (height: the mean
+    over the last checkpoints, tick: the max), labelled with the successful demos and the ratio to expert; a dashed
+    line at 90% of the expert's mean (the issue's target). Returns the PNG path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not cells:
+        raise ValueError("plot_table: no cells to plot")
+    groups: dict[tuple, list[dict]] = {}
+    for c in cells:
+        groups.setdefault((c["task"], c["algo"], c.get("demo_seeds", c["demos"])), []).append(c)
+    sources = [s for s in SOURCE_COLORS if any(c["source"] == s for c in cells)]
+    sources += sorted({c["source"] for c in cells} - set(sources))
+    width = 0.8 / max(len(sources), 1)
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(groups) + 1.5), 3.6))
+    for g, (key, members) in enumerate(groups.items()):
+        for c in members:
+            x = g - 0.4 + width * (sources.index(c["source"]) + 0.5)
+            color = SOURCE_COLORS.get(c["source"], "#9467bd")
+            ax.bar(x, 100 * c["mean"], width * 0.9, color=color)
+            ax.plot([x - width * 0.4, x + width * 0.4], [100 * c["max"]] * 2, color="black", lw=1.5)
+            ratio = c.get("ratio_to_expert_mean")
+            label = f"{c['demos_successful']}"
+            if ratio is not None and c["source"] != "expert":
+                label += f"\n{100 * ratio:.0f}%"
+            ax.text(x, 100 * c["max"] + 1.5, label, ha="center", va="bottom", fontsize=6.5)
+        expert = next((c for c in members if c["source"] == "expert"), None)
+        if expert is not None:
+            ax.plot([g - 0.42, g + 0.42], [90 * expert["mean"]] * 2, ls="--", color="gray", lw=1)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([f"{t}\n{a}, {n} seeds" for t, a, n in groups], fontsize=8)
+    ax.set_ylim(0, 118)
+    ax.set_ylabel("success (%): bar mean, tick max")
+    ax.set_title(title or "policy success by demo source (label: successful demos, % of expert)", fontsize=9)
+    for s in sources:
+        ax.bar(np.nan, np.nan, color=SOURCE_COLORS.get(s, "#9467bd"), label=s)
+    ax.plot([], [], ls="--", color="gray", lw=1, label="90% of expert")
+    ax.legend(fontsize=7, ncol=min(len(sources) + 1, 5), loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
 @hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="policy/source_table")
 def main(cfg: DictConfig) -> None:
     record = run_table(cfg)
     print(format_table(record))
     print(f"results: {record['json']}")
+    if record["cells"]:
+        print(f"plot: {plot_table(record['cells'], Path(record['json']).with_suffix('.png'))}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """policy.algos / train / evaluate / rows: overfitting, exact resume, deterministic evaluation, the bench row."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -188,6 +190,43 @@ def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_poli
     assert generated["ratio_to_expert_mean"] in (None, 0.0)
     assert "| Lift | generated | bc | 3 | 0% | 0% |" in format_table(record)
     assert json.loads((tmp_path / "table.json").read_text())["cells"][1]["note"] == generated["note"]
+    assert expert["demo_seeds"] == generated["demo_seeds"] == 3
+
+
+def test_combined_source_tables_later_record_wins_and_plot(tmp_path):
+    """bench/policy_sources_plot.py: cells keyed by task/source/algo/demo seeds, the later record wins, ratios are
+    recomputed against the combined expert cell; records from before ``demo_seeds`` use their ``num_demos``."""
+    import importlib.util
+    import json
+
+    from policy.source_table import plot_table
+
+    spec = importlib.util.spec_from_file_location("policy_sources_plot",
+                                                  Path(__file__).resolve().parents[1] / "bench/policy_sources_plot.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def cell(source, mean, demos=200, **kw):
+        return {"task": "Lift", "source": source, "algo": "bc", "demos": demos, "demos_successful": 10,
+                "max": mean, "mean": mean, **kw}
+
+    old = {"config": {"num_demos": 200}, "cells": [cell("expert", 0.8), cell("generated", 0.4, demos=199)]}
+    new = {"config": {"num_demos": 200}, "env": {"HOI2ROBOT_RETARGET": "x"},
+           "cells": [cell("generated", 0.6, demo_seeds=200)]}
+    for name, rec in (("old.json", old), ("new.json", new)):
+        (tmp_path / name).write_text(json.dumps(rec))
+    cells = mod.combine([tmp_path / "old.json", tmp_path / "new.json"])
+    by = {c["source"]: c for c in cells}
+    assert len(cells) == 2 and by["generated"]["mean"] == 0.6 and by["generated"]["record"].endswith("new.json")
+    assert by["generated"]["ratio_to_expert_mean"] == pytest.approx(0.75) and by["expert"]["demo_seeds"] == 200
+    assert by["generated"]["env"] == {"HOI2ROBOT_RETARGET": "x"}
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a hoi-policy-sources record"):
+        mod.combine([tmp_path / "bad.json"])
+    png = plot_table(cells, tmp_path / "plot" / "table.png")
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError, match="no cells"):
+        plot_table([], tmp_path / "empty.png")
 
 
 def test_image_observations(tmp_path):

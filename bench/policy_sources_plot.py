@@ -1,0 +1,63 @@
+"""One picture of several data-source table records (``hoi-policy-sources`` JSONs): success by demo source.
+
+Cells are keyed by task × source × algorithm × demo seeds (``num_demos``); where two records hold the same key the later file wins
+(so list the records measured before a default changed first). Each cell's ratio to expert is recomputed within the
+combined set, against the expert cell of the same task, algorithm and demo seeds. Writes the PNG and a JSON that
+names the record every cell came from; prints the combined table.
+
+    python bench/policy_sources_plot.py bench/results/policy_sources_least_turn.json \\
+        bench/results/policy_sources_generated_200.json --out bench/results/policy_sources_summary.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def combine(paths: list[str | Path]) -> list[dict]:
+    """The cells of the records at ``paths`` (later files win on equal keys), each with ``record`` (its file) and
+    ``ratio_to_expert_mean`` recomputed over the combined cells."""
+    cells: dict[tuple, dict] = {}
+    for p in paths:
+        rec = json.loads(Path(p).read_text())
+        if "cells" not in rec:
+            raise ValueError(f"{p}: not a hoi-policy-sources record (no 'cells')")
+        for c in rec["cells"]:
+            c = {**c, "demo_seeds": c.get("demo_seeds", rec["config"]["num_demos"]), "record": str(p),
+                 "env": rec.get("env", {})}  # records before demo_seeds: the table's num_demos
+            cells[(c["task"], c["source"], c["algo"], c["demo_seeds"])] = c
+    out = list(cells.values())
+    for c in out:
+        ref = cells.get((c["task"], "expert", c["algo"], c["demo_seeds"]))
+        c["ratio_to_expert_mean"] = (c["mean"] / ref["mean"]) if ref and ref["mean"] > 0 else None
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from hoi2robot.config import write_json
+    from policy.source_table import format_table, plot_table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("records", nargs="+", help="hoi-policy-sources result JSONs, oldest first")
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "policy_sources_summary.png"))
+    ap.add_argument("--title", default="")
+    args = ap.parse_args(argv)
+    cells = combine(args.records)
+    png = plot_table(cells, args.out, args.title)
+    summary = {"records": args.records, "cells": [{k: c[k] for k in ("task", "source", "algo", "demo_seeds", "demos",
+                                                                     "demos_successful", "max", "mean",
+                                                                     "ratio_to_expert_mean", "record", "env")
+                                                   if k in c} for c in cells]}
+    write_json(png.with_suffix(".json"), summary)
+    print(format_table({"cells": cells}))
+    print(f"plot: {png}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
