@@ -189,7 +189,7 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
     sources = [s for s in SOURCE_COLORS if any(c["source"] == s for c in cells)]
     sources += sorted({c["source"] for c in cells} - set(sources))
     width = 0.8 / max(len(sources), 1)
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.6 * len(groups) + 1.5), 3.6))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(groups) + 1.5), 3.6))
     for g, (key, members) in enumerate(groups.items()):
         for c in members:
             x = g - 0.4 + width * (sources.index(c["source"]) + 0.5)
