@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def combine(paths: list[str | Path]) -> list[dict]:
@@ -31,11 +29,9 @@ def combine(paths: list[str | Path]) -> list[dict]:
             c = {**c, "demo_seeds": c.get("demo_seeds", rec["config"]["num_demos"]), "record": str(p),
                  "env": rec.get("env", {})}  # records before demo_seeds: the table's num_demos
             cells[(c["task"], c["source"], c["algo"], c["demo_seeds"])] = c
-    out = list(cells.values())
-    for c in out:
-        ref = cells.get((c["task"], "expert", c["algo"], c["demo_seeds"]))
-        c["ratio_to_expert_mean"] = (c["mean"] / ref["mean"]) if ref and ref["mean"] > 0 else None
-    return out
+    from policy.source_table import add_expert_ratios
+
+    return add_expert_ratios(list(cells.values()))
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -27,7 +27,7 @@ from policy.datasets.hdf5 import DemoFile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["algo_config", "format_table", "main", "plot_table", "run_table"]
+__all__ = ["add_expert_ratios", "algo_config", "format_table", "main", "plot_table", "run_table"]
 
 
 def algo_config(name: str) -> dict[str, Any]:
@@ -92,6 +92,16 @@ def _evaluate(cfg: DictConfig, run: Path, task: str) -> list[dict]:
     return out
 
 
+def add_expert_ratios(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set each cell's ``ratio_to_expert_mean``: its mean over that of the expert cell of the same task, algorithm
+    and demo seeds (None without one, or when the expert's mean is 0). Returns ``cells``."""
+    experts = {(c["task"], c["algo"], c["demo_seeds"]): c for c in cells if c["source"] == "expert"}
+    for c in cells:
+        ref = experts.get((c["task"], c["algo"], c["demo_seeds"]))
+        c["ratio_to_expert_mean"] = (c["mean"] / ref["mean"]) if ref and ref["mean"] > 0 else None
+    return cells
+
+
 def run_table(cfg: DictConfig) -> dict[str, Any]:
     """Run every cell of the table; returns the JSON record (also written to ``cfg.results``)."""
     t_start = time.perf_counter()
@@ -141,10 +151,7 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
                     "train_seeds": per_seed,
                 })
                 log.info("%s / %s / %s: max %.2f mean %.2f", task, source, algo, cells[-1]["max"], cells[-1]["mean"])
-    for c in cells:  # ratio to the expert-trained policy of the same task and algorithm
-        ref = next((e for e in cells if e["task"] == c["task"] and e["algo"] == c["algo"] and e["source"] == "expert"),
-                   None)
-        c["ratio_to_expert_mean"] = (c["mean"] / ref["mean"]) if ref and ref["mean"] > 0 else None
+    add_expert_ratios(cells)
     record = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "wall_seconds": time.perf_counter() - t_start,
@@ -185,16 +192,16 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
         raise ValueError("plot_table: no cells to plot")
     groups: dict[tuple, list[dict]] = {}
     for c in cells:
-        groups.setdefault((c["task"], c["algo"], c.get("demo_seeds", c["demos"])), []).append(c)
+        groups.setdefault((c["task"], c["algo"], c["demo_seeds"]), []).append(c)
     sources = [s for s in SOURCE_COLORS if any(c["source"] == s for c in cells)]
     sources += sorted({c["source"] for c in cells} - set(sources))
+    colors = {s: SOURCE_COLORS.get(s, "#9467bd") for s in sources}
     width = 0.8 / max(len(sources), 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(groups) + 1.5), 3.6))
     for g, (key, members) in enumerate(groups.items()):
         for c in members:
             x = g - 0.4 + width * (sources.index(c["source"]) + 0.5)
-            color = SOURCE_COLORS.get(c["source"], "#9467bd")
-            ax.bar(x, 100 * c["mean"], width * 0.9, color=color)
+            ax.bar(x, 100 * c["mean"], width * 0.9, color=colors[c["source"]])
             ax.plot([x - width * 0.4, x + width * 0.4], [100 * c["max"]] * 2, color="black", lw=1.5)
             ratio = c.get("ratio_to_expert_mean")
             label = f"{c['demos_successful']}"
@@ -210,7 +217,7 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
     ax.set_ylabel("success (%): bar mean, tick max")
     ax.set_title(title or "policy success by demo source (label: successful demos, % of expert)", fontsize=9)
     for s in sources:
-        ax.bar(np.nan, np.nan, color=SOURCE_COLORS.get(s, "#9467bd"), label=s)
+        ax.bar(np.nan, np.nan, color=colors[s], label=s)
     ax.plot([], [], ls="--", color="gray", lw=1, label="90% of expert")
     ax.legend(fontsize=7, ncol=min(len(sources) + 1, 5), loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.tight_layout()
