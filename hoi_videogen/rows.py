@@ -49,7 +49,8 @@ import numpy as np
 from hoi2robot.contracts import CameraModel
 from sim.bench import register_row
 
-__all__ = ["GeneratedRowConfig", "context_frame", "context_gap", "generated_row", "plan_from_context", "scale_camera"]
+__all__ = ["GeneratedRowConfig", "context_frame", "context_gap", "generated_row", "generation_seed", "plan_from_context",
+           "scale_camera"]
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +202,22 @@ def plan_from_context(
     return {"video": video, "track": track, "ee": ee, "error": None}
 
 
+def generation_seed(seed: int, attempt: int = 0) -> int:
+    """The generator's noise seed for ``attempt`` on scene ``seed``: ``seed`` itself for attempt 0 (the row's plain
+    result, as in every record before attempts existed), then independent draws keyed by (seed, attempt)."""
+    if attempt < 0:
+        raise ValueError(f"attempt must be >= 0, got {attempt}")
+    if attempt == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(attempt)]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
 @register_row("generated")
-def generated_row(env: Any, task: str, seed: int, record: list | None) -> dict:
-    """The whole mission (see the module docstring): isolates nothing, scores everything."""
+def generated_row(env: Any, task: str, seed: int, record: list | None, attempt: int = 0) -> dict:
+    """The whole mission (see the module docstring): isolates nothing, scores everything.
+
+    ``attempt`` k draws the generator's noise from :func:`generation_seed` (same scene, same context frame): what
+    ``hoi-collect-demos attempts=K`` retries until a demo succeeds."""
     from policy.retarget.execute import execute_ee_trajectory
 
     cfg = GeneratedRowConfig.from_env()
@@ -211,15 +225,17 @@ def generated_row(env: Any, task: str, seed: int, record: list | None) -> dict:
     frame, camera, depth = context_frame(env, task, seed, cfg.context, cfg.resolution, cfg.camera)
     depth = depth if cfg.depth else None
     instruction = getattr(env.unwrapped, "instruction", None) or task
-    plan = plan_from_context(cfg, frame, camera, depth, instruction, seed)
+    noise_seed = generation_seed(seed, attempt)
+    plan = plan_from_context(cfg, frame, camera, depth, instruction, noise_seed)
+    detected = float(plan["track"].valid.any(1).mean())
     if plan["ee"] is None:
-        log.warning("generated row %s seed %d: %s", task, seed, plan["error"])
+        log.warning("generated row %s seed %d (generation seed %d): %s", task, seed, noise_seed, plan["error"])
         if record is not None:
             env.reset(seed=seed)
             record.append(env.render())
-        detected = float(plan["track"].valid.any(1).mean())
-        return {"success": False, "steps": 0, "error": plan["error"], "detection_rate": detected}
+        return {"success": False, "steps": 0, "error": plan["error"], "detection_rate": detected,
+                "generation_seed": noise_seed}
     objects = _retarget_config(cfg.retarget).objects  # object-aware servo, as the hand rows (policy/retarget/rows.py)
     out = execute_ee_trajectory(env, plan["ee"], seed=seed, record=record, objects=objects)
-    out["detection_rate"] = float(plan["track"].valid.any(1).mean())
+    out.update(detection_rate=detected, generation_seed=noise_seed)
     return out

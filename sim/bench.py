@@ -41,6 +41,18 @@ def register_row(name: str) -> Callable[[RowFn], RowFn]:
     return deco
 
 
+def takes_attempt(fn: RowFn) -> bool:
+    """Whether row ``fn`` draws randomness beyond its seed and takes ``attempt=k`` (k = 0, 1, ...: another draw on
+    the same scene, e.g. a video generator's noise; attempt 0 is the row's plain result). Such rows are what
+    ``hoi-collect-demos attempts=K`` retries; a row without it would only repeat itself."""
+    import inspect
+
+    try:
+        return "attempt" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins / C callables without a signature
+        return False
+
+
 # Modules whose import registers more rows (the hand-video and policy rows live with their stage). A module that is
 # not there yet is skipped; any other import error is raised.
 ROW_MODULES: tuple[str, ...] = ("policy.retarget.rows", "hoi_videogen.rows", "policy.rows")

@@ -236,9 +236,27 @@ def test_generated_row_with_fakes(lift_env, monkeypatch):
         monkeypatch.setitem(rows._CACHE, "tracker:mediapipe",
                             type("T", (), {"track": lambda self, f, fps: HandTrack.empty(4, 8.0, (128, 128), "x")})())  # fmt: skip
         out = ROWS["generated"](lift_env, "Lift", 3, None)
-        assert out == {"success": False, "steps": 0, "error": "no hand detected in any frame", "detection_rate": 0.0}
+        assert out == {"success": False, "steps": 0, "error": "no hand detected in any frame", "detection_rate": 0.0,
+                       "generation_seed": 3}
+        # another attempt on the same scene draws other generator noise, the same for the same attempt
+        out = ROWS["generated"](lift_env, "Lift", 3, None, attempt=2)
+        assert gen.calls[-1][2] == out["generation_seed"] == rows.generation_seed(3, 2) != 3
+        assert gen.calls[-1][:2] == gen.calls[0][:2]  # same context frame and instruction
     finally:
         GENERATORS.pop("fake-row")
+
+
+def test_generation_seed_keeps_attempt_zero_and_draws_distinct_noise_after():
+    from hoi_videogen.rows import generation_seed
+    from sim.bench import expert_row, load_rows, takes_attempt
+
+    assert [generation_seed(s) for s in (0, 7, 1000)] == [0, 7, 1000]  # attempt 0: the row as recorded before
+    drawn = {generation_seed(s, a) for s in range(50) for a in range(1, 5)}
+    assert len(drawn) == 200 and not drawn & set(range(50)) and max(drawn) < 2**31
+    assert generation_seed(5, 3) == generation_seed(5, 3)
+    with pytest.raises(ValueError, match="attempt"):
+        generation_seed(5, -1)
+    assert takes_attempt(load_rows()["generated"]) and not takes_attempt(expert_row)
 
 
 def test_row_config_from_env(monkeypatch):

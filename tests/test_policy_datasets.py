@@ -260,3 +260,47 @@ def test_collect_resumes_after_an_interrupt(tmp_path, monkeypatch):
     monkeypatch.setitem(sim.bench.ROWS, "interrupted", counting)
     cfg2.resume = False
     assert collect(cfg2)["resumed_seeds"] == 0 and calls == [1, 1, 2]
+
+
+def test_collect_retries_a_noisy_source_until_a_demo_succeeds(tmp_path, monkeypatch):
+    """attempts=K reruns a source that takes ``attempt`` until it succeeds: one demo per seed (the successful attempt,
+    else the last one, labelled failed), the attempts counted per seed and in the report; a source that draws
+    nothing beyond its seed is refused, and saved seeds of other attempts are not reused."""
+    import sim.bench
+    from policy.datasets.collect import CollectConfig, collect, parts_dir
+
+    calls: list[tuple[int, int]] = []
+
+    def noisy(env, task, seed, record, attempt=0):  # seed 0 succeeds on its third attempt, seed 1 never
+        calls.append((seed, attempt))
+        if seed == 0 and attempt == 2:
+            return sim.bench.expert_row(env, task, seed, record)
+        env.reset(seed=seed)
+        for _ in range(3 + attempt):
+            env.step(np.zeros(env.action_space.shape))
+        return {"success": False, "steps": 3 + attempt}
+
+    monkeypatch.setitem(sim.bench.ROWS, "noisy", noisy)
+    with pytest.raises(ValueError, match="attempts=3: source 'expert' draws nothing"):
+        CollectConfig(task="Lift", source="expert", attempts=3)
+    with pytest.raises(ValueError, match="attempts must be >= 1"):
+        CollectConfig(task="Lift", source="noisy", attempts=0)
+
+    report = collect(CollectConfig(task="Lift", source="noisy", num_demos=2, attempts=3, out=str(tmp_path / "n.hdf5")))
+    assert calls == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+    assert [r["attempts"] for r in report["per_seed"]] == [3, 3] and report["attempts_run"] == 6
+    assert report["successful"] == 1 and report["generation_rate"] == pytest.approx(1 / 6)
+    expert, failed = read_demos(tmp_path / "n.hdf5")
+    assert expert.success and expert.seed == 0 and len(expert) > 20  # the expert's episode, not a failed attempt's
+    assert not failed.success and failed.seed == 1 and len(failed) == 5  # the last attempt (3 + 2 steps)
+
+    # one attempt: the plain row (no ``attempt`` passed); a part saved with other attempts is not reused
+    calls.clear()
+    cfg = CollectConfig(task="Lift", source="noisy", num_demos=1, out=str(tmp_path / "one.hdf5"))
+    parts = parts_dir(cfg)
+    parts.mkdir()
+    (parts / "key.json").write_text(json.dumps({"attempts": 3}))
+    with pytest.raises(ValueError, match="other settings.*attempts"):
+        collect(cfg)
+    cfg.resume = False
+    assert collect(cfg)["per_seed"][0]["attempts"] == 1 and calls == [(0, 0)]

@@ -6,6 +6,13 @@ benchmark; :class:`RecordingEnv` wraps the env and records what actually happene
 step, the action the env received (clipped to the action space, as the env applies it), the reward (success 0/1
 after the step) and the done flag. Each demo is labelled with its source, seed and success.
 
+A source that draws randomness beyond its seed (a video generator's noise: rows that take ``attempt``,
+:func:`sim.bench.takes_attempt`) can be retried: with ``attempts=K`` each seed runs up to K times, with another draw
+each time, and keeps the first attempt that succeeds (else the last one, labelled failed). This is success filtering
+as in automated demo-generation pipelines: the dataset still holds one demo per seed, so ``num_demos`` seeds give at
+most ``num_demos`` demos, and every seed's result records the attempts it took (``generation rate`` = successful /
+attempts in the report).
+
 Collection is resumable: every finished seed is saved at once to ``<out>.parts/`` (its result, and its demo as a
 one-demo HDF5 file), so an interrupted run (Ctrl-C, a crash, a killed job: a ``generated`` demo costs about a minute)
 loses at most the seeds in flight. A rerun with the same settings collects only the missing seeds; the folder is
@@ -52,6 +59,7 @@ class CollectConfig:
     image_size: tuple[int, int] = (84, 84)
     render: bool = False  # make the env with render_mode="rgb_array" (hand rows that render their own views need it)
     workers: int = 1
+    attempts: int = 1  # runs per seed until one succeeds (sources that take ``attempt``, e.g. ``generated``)
     chunk: int = 5
     valid_fraction: float = 0.1
     keep_failed: bool = True
@@ -59,7 +67,7 @@ class CollectConfig:
     out: str = "data/demos/demos.hdf5"
 
     def __post_init__(self) -> None:
-        from sim.bench import load_rows
+        from sim.bench import load_rows, takes_attempt
         from sim.tasks import CAMERAS, TASKS
 
         if self.task not in TASKS:
@@ -72,8 +80,11 @@ class CollectConfig:
         if bad:
             raise ValueError(f"collect.cameras: unknown camera(s) {bad}; valid: {list(CAMERAS)}")
         self.image_size = tuple(int(s) for s in self.image_size)
-        if self.num_demos < 1 or self.workers < 1 or self.chunk < 1:
-            raise ValueError("collect.num_demos, workers and chunk must be >= 1")
+        if self.num_demos < 1 or self.workers < 1 or self.chunk < 1 or self.attempts < 1:
+            raise ValueError("collect.num_demos, workers, chunk and attempts must be >= 1")
+        if self.attempts > 1 and not takes_attempt(rows[self.source]):
+            raise ValueError(f"collect.attempts={self.attempts}: source {self.source!r} draws nothing beyond its seed "
+                             "(its row takes no 'attempt'), so another attempt would repeat the first")
 
     @classmethod
     def from_cfg(cls, cfg: DictConfig | dict) -> "CollectConfig":
@@ -157,7 +168,7 @@ def parts_dir(cfg: CollectConfig) -> Path:
 def _parts_key(cfg: CollectConfig) -> dict[str, Any]:
     """What a saved seed depends on; a rerun reuses saved seeds only if all of it is the same."""
     return {"task": cfg.task, "source": cfg.source, "cameras": list(cfg.cameras), "image_size": list(cfg.image_size),
-            "render": cfg.render, "env": {k: os.environ.get(k) for k in ROW_ENV}}
+            "render": cfg.render, "attempts": cfg.attempts, "env": {k: os.environ.get(k) for k in ROW_ENV}}
 
 
 def _open_parts(cfg: CollectConfig) -> Path:
@@ -207,11 +218,20 @@ def _load_seeds(parts: Path, seeds: Sequence[int]) -> list[tuple[int, Demo | Non
     return out
 
 
-def collect_episode(env: RecordingEnv, source: str, task: str, seed: int) -> tuple[Demo | None, dict]:
-    """Run source row ``source`` on ``env`` (a :class:`RecordingEnv`) for ``seed``; return (demo, row result)."""
+def collect_episode(env: RecordingEnv, source: str, task: str, seed: int, attempts: int = 1
+                    ) -> tuple[Demo | None, dict]:
+    """Run source row ``source`` on ``env`` (a :class:`RecordingEnv`) for ``seed``; return (demo, row result).
+
+    With ``attempts`` > 1 the row is run with ``attempt=0, 1, ...`` until one succeeds; the demo and result are those
+    of the last attempt run, and the result's ``attempts`` says how many ran."""
     from sim.bench import load_rows
 
-    result = load_rows()[source](env, task, seed, None)
+    row = load_rows()[source]
+    for attempt in range(attempts):
+        result = row(env, task, seed, None, attempt=attempt) if attempts > 1 else row(env, task, seed, None)
+        if result["success"]:
+            break
+    result = {**result, "attempts": attempt + 1}
     demo = env.demo(source, bool(result["success"]), task)
     if demo is None and int(result.get("steps", 0)) > 0:
         raise RuntimeError(
@@ -230,7 +250,7 @@ def _collect_chunk(cfg: CollectConfig, seeds: Sequence[int], parts: Path | None 
     try:
         for seed in seeds:
             try:
-                demo, result = collect_episode(env, cfg.source, cfg.task, seed)
+                demo, result = collect_episode(env, cfg.source, cfg.task, seed, cfg.attempts)
             except Exception as exc:  # one bad seed must not lose the others; reported, and fatal if all fail
                 log.warning("source %s failed on %s seed %d: %s: %s", cfg.source, cfg.task, seed, type(exc).__name__, exc)
                 demo, result = None, {"success": False, "steps": 0, "error": f"{type(exc).__name__}: {exc}"}
@@ -293,11 +313,14 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
         probe.close()
     path = write_demos(cfg.out, demos, env_args, valid_fraction=cfg.valid_fraction)
     n_success = sum(bool(r[2]["success"]) for r in results)
+    n_attempts = sum(int(r[2].get("attempts", 1)) for r in results)
     report = {
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.__dict__.items()},
         "file": str(path),
         "episodes": len(results),
         "successful": n_success,
+        "attempts_run": n_attempts,
+        "generation_rate": n_success / max(n_attempts, 1),  # successful demos per attempt run
         "demos_written": len(demos),
         "steps": int(sum(len(d) for d in demos)),
         "errors": len(errors),
@@ -313,8 +336,9 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
 @hydra.main(version_base=None, config_path=CONFIG_PATH, config_name="collect")
 def main(cfg: DictConfig) -> None:
     report = collect(CollectConfig.from_cfg(cfg))
+    tries = f", {report['attempts_run']} attempts" if report["attempts_run"] != report["episodes"] else ""
     print(
-        f"{report['demos_written']} demos ({report['successful']}/{report['episodes']} successful, "
+        f"{report['demos_written']} demos ({report['successful']}/{report['episodes']} successful{tries}, "
         f"{report['steps']} steps) in {report['wall_seconds']:.1f} s -> {report['file']}"
     )
 
