@@ -1,6 +1,7 @@
 """One picture of several data-source table records (``hoi-policy-sources`` JSONs): success by demo source.
 
-Cells are keyed by task × source × algorithm × demo seeds (``num_demos``); where two records hold the same key the later file wins
+Cells are keyed by task × source (with its attempts per seed, :func:`policy.source_table.series`) × algorithm × demo
+seeds (``num_demos``); where two records hold the same key the later file wins
 (so list the records measured before a default changed first). Each cell's ratio to expert is recomputed within the
 combined set, against the expert cell of the same task, algorithm and demo seeds. Writes the PNG and a JSON that
 names the record every cell came from; prints the combined table.
@@ -20,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def combine(paths: list[str | Path]) -> list[dict]:
     """The cells of the records at ``paths`` (later files win on equal keys), each with ``record`` (its file) and
     ``ratio_to_expert_mean`` recomputed over the combined cells."""
+    from policy.source_table import add_expert_ratios, series
+
     cells: dict[tuple, dict] = {}
     for p in paths:
         rec = json.loads(Path(p).read_text())
@@ -28,8 +31,7 @@ def combine(paths: list[str | Path]) -> list[dict]:
         for c in rec["cells"]:
             c = {**c, "demo_seeds": c.get("demo_seeds", rec["config"]["num_demos"]), "record": str(p),
                  "env": rec.get("env", {})}  # records before demo_seeds: the table's num_demos
-            cells[(c["task"], c["source"], c["algo"], c["demo_seeds"])] = c
-    from policy.source_table import add_expert_ratios
+            cells[(c["task"], series(c), c["algo"], c["demo_seeds"])] = c
 
     return add_expert_ratios(list(cells.values()))
 
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     cells = combine(args.records)
     png = plot_table(cells, args.out, args.title)
-    summary = {"records": args.records, "cells": [{k: c[k] for k in ("task", "source", "algo", "demo_seeds", "demos",
+    summary = {"records": args.records, "cells": [{k: c[k] for k in ("task", "source", "attempts", "algo", "demo_seeds", "demos",
                                                                      "demos_successful", "max", "mean",
                                                                      "ratio_to_expert_mean", "record", "env")
                                                    if k in c} for c in cells]}

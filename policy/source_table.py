@@ -27,7 +27,8 @@ from policy.datasets.hdf5 import DemoFile
 
 log = logging.getLogger(__name__)
 
-__all__ = ["add_expert_ratios", "algo_config", "format_table", "main", "plot_table", "run_table"]
+__all__ = ["add_expert_ratios", "algo_config", "format_table", "main", "plot_table", "run_table", "series",
+           "source_attempts"]
 
 
 def algo_config(name: str) -> dict[str, Any]:
@@ -40,13 +41,33 @@ def algo_config(name: str) -> dict[str, Any]:
     return OmegaConf.to_container(OmegaConf.load(str(path)), resolve=True)
 
 
+def source_attempts(cfg: DictConfig, source: str) -> int:
+    """Attempts per demo seed for ``source``: ``collect.attempts`` for sources that draw noise beyond their seed
+    (:func:`sim.bench.takes_attempt`, e.g. ``generated``), 1 for the others (another run would repeat the first)."""
+    from sim.bench import load_rows, takes_attempt
+
+    attempts = int(cfg.collect.get("attempts", 1))
+    return attempts if attempts > 1 and takes_attempt(load_rows()[source]) else 1
+
+
+def _source_key(cfg: DictConfig, source: str) -> str:
+    """``source``, or ``source_x<K>`` when its seeds are retried: demos and runs of other attempts never mix."""
+    attempts = source_attempts(cfg, source)
+    return source if attempts == 1 else f"{source}_x{attempts}"
+
+
+def _demo_path(cfg: DictConfig, task: str, source: str) -> Path:
+    return Path(cfg.root) / "demos" / f"{task}_{_source_key(cfg, source)}_{cfg.num_demos}.hdf5"
+
+
 def _demos(cfg: DictConfig, task: str, source: str) -> Path:
     from policy.datasets.collect import CollectConfig, collect
 
-    path = Path(cfg.root) / "demos" / f"{task}_{source}_{cfg.num_demos}.hdf5"
+    path = _demo_path(cfg, task, source)
     if not path.is_file():
         collect(CollectConfig(task=task, source=source, num_demos=cfg.num_demos, seed_offset=0,
-                              render=cfg.collect.render, workers=cfg.collect.workers, out=str(path)))
+                              render=cfg.collect.render, workers=cfg.collect.workers,
+                              attempts=source_attempts(cfg, source), out=str(path)))
     return path
 
 
@@ -57,7 +78,7 @@ def _train(cfg: DictConfig, dataset: Path, task: str, source: str, algo: str, se
     values = {**pol, **to_plain(cfg.algo_overrides).get(algo, {})}
     values.pop("name")
     train_cfg = {**to_plain(cfg.train), **to_plain(cfg.algo_train).get(algo, {})}
-    out = Path(cfg.root) / task / source / algo / f"seed{seed}"
+    out = Path(cfg.root) / task / _source_key(cfg, source) / algo / f"seed{seed}"
     tc = TrainConfig(dataset=str(dataset), out=str(out), policy=algo, policy_cfg=values, seed=seed, resume=True,
                      keep_last=max(cfg.last_checkpoints, 1), **train_cfg)
     done = out / "train_summary.json"
@@ -108,7 +129,7 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
     cells: list[dict[str, Any]] = []
     for task in cfg.tasks:
         for source in cfg.sources:
-            dataset = Path(cfg.root) / "demos" / f"{task}_{source}_{cfg.num_demos}.hdf5"
+            dataset = _demo_path(cfg, task, source)
             if cfg.reuse_only and not dataset.is_file():
                 log.warning("reuse_only: no demos %s; cell left out", dataset)
                 continue
@@ -119,6 +140,8 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
                 trainable = len(f.successful("train"))
             for algo in cfg.algos:
                 cell = {"task": task, "source": source, "algo": algo, "demo_seeds": int(cfg.num_demos),
+                        "attempts": int(collect_report["config"].get("attempts", 1)),
+                        "attempts_run": int(collect_report.get("attempts_run", collect_report["episodes"])),
                         "demos": collect_report["demos_written"],
                         "demos_successful": collect_report["successful"], "demos_trained_on": trainable}
                 if trainable == 0:  # nothing to imitate: no policy, so the robot succeeds on no seed
@@ -171,12 +194,19 @@ def format_table(record: dict[str, Any]) -> str:
     lines = ["| task | source | algo | demos | success max | success mean | mean / expert |", "|---|---|---|---|---|---|---|"]
     for c in record["cells"]:
         ratio = "–" if c["ratio_to_expert_mean"] is None else f"{100 * c['ratio_to_expert_mean']:.0f}%"
-        lines.append(f"| {c['task']} | {c['source']} | {c['algo']} | {c['demos']} | {100 * c['max']:.0f}% | "
+        lines.append(f"| {c['task']} | {series(c)} | {c['algo']} | {c['demos']} | {100 * c['max']:.0f}% | "
                      f"{100 * c['mean']:.0f}% | {ratio} |")
     return "\n".join(lines)
 
 
 SOURCE_COLORS = {"expert": "#4c4c4c", "oracle-hand": "#1f77b4", "tracked-hand": "#2ca02c", "generated": "#d62728"}
+
+
+def series(cell: dict[str, Any]) -> str:
+    """A cell's source as the table and chart name it: ``generated ≤4 tries`` when its demo seeds were retried
+    (``collect.attempts``), so it stands beside, not over, the cell of one attempt per seed."""
+    attempts = int(cell.get("attempts", 1))
+    return cell["source"] if attempts == 1 else f"{cell['source']} ≤{attempts} tries"
 
 
 def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") -> Path:
@@ -193,15 +223,18 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
     groups: dict[tuple, list[dict]] = {}
     for c in cells:
         groups.setdefault((c["task"], c["algo"], c["demo_seeds"]), []).append(c)
-    sources = [s for s in SOURCE_COLORS if any(c["source"] == s for c in cells)]
-    sources += sorted({c["source"] for c in cells} - set(sources))
-    colors = {s: SOURCE_COLORS.get(s, "#9467bd") for s in sources}
+    base = {series(c): c["source"] for c in cells}  # each series' source: its colour; retried series are hatched
+    sources = sorted(base, key=lambda s: (list(SOURCE_COLORS).index(base[s]) if base[s] in SOURCE_COLORS
+                                          else len(SOURCE_COLORS), base[s], s))
+    colors = {s: SOURCE_COLORS.get(base[s], "#9467bd") for s in sources}
+    hatch = {s: ("///" if s != base[s] else None) for s in sources}
     width = 0.8 / max(len(sources), 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(groups) + 1.5), 3.6))
     for g, (key, members) in enumerate(groups.items()):
         for c in members:
-            x = g - 0.4 + width * (sources.index(c["source"]) + 0.5)
-            ax.bar(x, 100 * c["mean"], width * 0.9, color=colors[c["source"]])
+            name = series(c)
+            x = g - 0.4 + width * (sources.index(name) + 0.5)
+            ax.bar(x, 100 * c["mean"], width * 0.9, color=colors[name], hatch=hatch[name], edgecolor="white")
             ax.plot([x - width * 0.4, x + width * 0.4], [100 * c["max"]] * 2, color="black", lw=1.5)
             ratio = c.get("ratio_to_expert_mean")
             label = f"{c['demos_successful']}"
@@ -217,7 +250,7 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
     ax.set_ylabel("success (%): bar mean, tick max")
     ax.set_title(title or "policy success by demo source (label: successful demos, % of expert)", fontsize=9)
     for s in sources:
-        ax.bar(np.nan, np.nan, color=colors[s], label=s)
+        ax.bar(np.nan, np.nan, color=colors[s], hatch=hatch[s], edgecolor="white", label=s)
     ax.plot([], [], ls="--", color="gray", lw=1, label="90% of expert")
     ax.legend(fontsize=7, ncol=min(len(sources) + 1, 5), loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.tight_layout()

@@ -149,9 +149,11 @@ def test_policy_bench_row(lift_policy, monkeypatch):
         rows["policy"](None, "Lift", 0, None)
 
 
-def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_policy, tmp_path):
+@pytest.mark.parametrize("attempts", [1, 4])
+def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_policy, tmp_path, attempts):
     """A source whose demos all failed (the generated row on a hard task) gives a 0% cell, not a crash after hours
-    of collection; the other sources are trained, evaluated and compared as usual."""
+    of collection; the other sources are trained, evaluated and compared as usual. With ``collect.attempts`` the
+    generated demos (and runs) live under ``generated_x<K>``, the expert's (one attempt: it draws no noise) do not."""
     import json
     import shutil
 
@@ -170,17 +172,22 @@ def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_poli
         d.source, d.success = "generated", False
     with DemoFile(lift) as f:
         env_args = f.env_args
-    write_demos(demos / "Lift_generated_3.hdf5", failed, env_args)
+    gen = "generated" if attempts == 1 else f"generated_x{attempts}"
+    write_demos(demos / f"Lift_{gen}_3.hdf5", failed, env_args)
     report = json.loads(lift.with_suffix(".json").read_text())
-    (demos / "Lift_generated_3.json").write_text(json.dumps({**report, "successful": 0}))
+    report["config"]["attempts"] = attempts
+    (demos / f"Lift_{gen}_3.json").write_text(json.dumps({**report, "successful": 0}))
     with initialize_config_module(version_base=None, config_module="hoi2robot.configs"):
         cfg = compose("policy/source_table", overrides=[
             "sources=[expert,generated]", "algos=[bc]", "num_demos=3", "eval_seeds=2", "last_checkpoints=1",
             "videos=0", "train.steps=20", "algo_train.bc.steps=20", "algo_train.bc.checkpoint_every=20",
-            f"root={tmp_path / 'root'}", f"results={tmp_path / 'table.json'}",
+            f"root={tmp_path / 'root'}", f"results={tmp_path / 'table.json'}", f"collect.attempts={attempts}",
             "+algo_overrides.bc.hidden=[32,32]"])
     record = run_table(cfg)
+    assert sorted(p.name for p in demos.glob("*.hdf5")) == ["Lift_expert_3.hdf5", f"Lift_{gen}_3.hdf5"]
+    assert sorted(p.name for p in (tmp_path / "root" / "Lift").iterdir()) == ["expert"]
     expert, generated = record["cells"]
+    assert (expert["attempts"], generated["attempts"]) == (1, attempts)
     assert (expert["source"], generated["source"]) == ("expert", "generated")
     assert expert["demos_trained_on"] >= 1 and len(expert["train_seeds"]) == 1
     assert len(expert["train_seeds"][0]["checkpoints"]) == 1
@@ -188,7 +195,8 @@ def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_poli
     assert "no successful demo" in generated["note"]
     assert not (tmp_path / "root" / "Lift" / "generated").exists()  # nothing trained on failures
     assert generated["ratio_to_expert_mean"] in (None, 0.0)
-    assert "| Lift | generated | bc | 3 | 0% | 0% |" in format_table(record)
+    name = "generated" if attempts == 1 else f"generated ≤{attempts} tries"
+    assert f"| Lift | {name} | bc | 3 | 0% | 0% |" in format_table(record)
     assert json.loads((tmp_path / "table.json").read_text())["cells"][1]["note"] == generated["note"]
     assert expert["demo_seeds"] == generated["demo_seeds"] == 3
 
@@ -199,7 +207,7 @@ def test_combined_source_tables_later_record_wins_and_plot(tmp_path):
     import importlib.util
     import json
 
-    from policy.source_table import plot_table
+    from policy.source_table import plot_table, series
 
     spec = importlib.util.spec_from_file_location("policy_sources_plot",
                                                   Path(__file__).resolve().parents[1] / "bench/policy_sources_plot.py")
@@ -213,12 +221,15 @@ def test_combined_source_tables_later_record_wins_and_plot(tmp_path):
     old = {"config": {"num_demos": 200}, "cells": [cell("expert", 0.8), cell("generated", 0.4, demos=199)]}
     new = {"config": {"num_demos": 200}, "env": {"HOI2ROBOT_RETARGET": "x"},
            "cells": [cell("generated", 0.6, demo_seeds=200)]}
-    for name, rec in (("old.json", old), ("new.json", new)):
+    retried = {"config": {"num_demos": 200}, "cells": [cell("generated", 0.76, demo_seeds=200, attempts=4)]}
+    for name, rec in (("old.json", old), ("new.json", new), ("retried.json", retried)):
         (tmp_path / name).write_text(json.dumps(rec))
-    cells = mod.combine([tmp_path / "old.json", tmp_path / "new.json"])
-    by = {c["source"]: c for c in cells}
-    assert len(cells) == 2 and by["generated"]["mean"] == 0.6 and by["generated"]["record"].endswith("new.json")
+    cells = mod.combine([tmp_path / "old.json", tmp_path / "new.json", tmp_path / "retried.json"])
+    by = {series(c): c for c in cells}  # seeds retried up to 4 times: a cell beside the one-attempt cell, not over it
+    assert sorted(by) == ["expert", "generated", "generated ≤4 tries"]
+    assert by["generated"]["mean"] == 0.6 and by["generated"]["record"].endswith("new.json")
     assert by["generated"]["ratio_to_expert_mean"] == pytest.approx(0.75) and by["expert"]["demo_seeds"] == 200
+    assert by["generated ≤4 tries"]["ratio_to_expert_mean"] == pytest.approx(0.95)
     assert by["generated"]["env"] == {"HOI2ROBOT_RETARGET": "x"}
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="not a hoi-policy-sources record"):
