@@ -53,6 +53,17 @@ def hoi2robot_env() -> dict[str, str]:
     return {k: v for k, v in sorted(os.environ.items()) if k.startswith("HOI2ROBOT_")}
 
 
+def share_cores(workers: int) -> int:
+    """Process-pool initializer: give each of ``workers`` worker processes its share of the cores for torch's
+    intra-op threads (returned). Without it every worker runs torch on all cores: two ``generated`` collection
+    workers on 2 cores kept 4-6 threads runnable and took ~35 s per attempt each instead of ~9 s alone."""
+    n = max(1, (os.cpu_count() or 1) // max(1, int(workers)))
+    import torch
+
+    torch.set_num_threads(n)
+    return n
+
+
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write JSON atomically (temp file + rename)."""
     path = Path(path)

@@ -23,7 +23,7 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from hoi2robot.config import CONFIG_PATH, hoi2robot_env, machine_info, run_dir, to_plain, write_json
+from hoi2robot.config import CONFIG_PATH, hoi2robot_env, machine_info, run_dir, share_cores, to_plain, write_json
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,8 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             for item in items:
                 collect(item, _run_item(item))
         else:
-            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn"), initializer=share_cores,
+                                     initargs=(cfg.workers,)) as pool:
                 futures = {pool.submit(_run_item, item): item for item in items}
                 for fut in as_completed(futures):
                     collect(futures[fut], fut.result())

@@ -86,3 +86,19 @@ def test_demo_command_writes_artifacts(tmp_path, driver):
         for name in ("track.npz", "ee.npz", "ee.json", "joints.json", "cameras/demo.json"):
             assert (out / name).is_file(), name
         assert summary["hand_detection_rate"] > 0.5 and summary["retarget"]["has_grasp"]
+
+
+def test_pool_workers_share_the_cores():
+    """share_cores (the collection / bench pool initializer) gives each worker its share of torch's threads, at
+    least one: two workers each on all cores oversubscribed the machine about 4x."""
+    import torch
+
+    from hoi2robot.config import share_cores
+
+    before = torch.get_num_threads()
+    try:
+        cores = os.cpu_count() or 1
+        assert share_cores(2) == torch.get_num_threads() == max(1, cores // 2)
+        assert share_cores(4 * cores) == torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -39,7 +39,7 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from hoi2robot.config import CONFIG_PATH, ROW_ENV, to_plain, write_json
+from hoi2robot.config import CONFIG_PATH, ROW_ENV, share_cores, to_plain, write_json
 from policy.datasets.hdf5 import Demo, read_demos, write_demos
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,8 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
             for c in chunks:
                 done(_collect_chunk(cfg, c, parts))
         elif chunks:
-            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
+            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn"), initializer=share_cores,
+                                     initargs=(cfg.workers,)) as pool:
                 for fut in as_completed([pool.submit(_collect_chunk, cfg, c, parts) for c in chunks]):
                     done(fut.result())
     results.sort(key=lambda r: r[0])
