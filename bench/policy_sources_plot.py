@@ -47,10 +47,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     cells = combine(args.records)
     png = plot_table(cells, args.out, args.title)
-    summary = {"records": args.records, "cells": [{k: c[k] for k in ("task", "source", "attempts", "algo", "demo_seeds", "demos",
-                                                                     "demos_successful", "max", "mean",
-                                                                     "ratio_to_expert_mean", "record", "env")
-                                                   if k in c} for c in cells]}
+    keys = ("task", "source", "attempts", "algo", "demo_seeds", "demos", "demos_successful", "max", "mean",
+            "ratio_to_expert_mean", "record", "env")
+    summary = {"records": args.records, "cells": [{k: c[k] for k in keys if k in c} for c in cells]}
     write_json(png.with_suffix(".json"), summary)
     print(format_table({"cells": cells}))
     print(f"plot: {png}")

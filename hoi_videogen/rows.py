@@ -49,8 +49,8 @@ import numpy as np
 from hoi2robot.contracts import CameraModel
 from sim.bench import register_row
 
-__all__ = ["GeneratedRowConfig", "context_frame", "context_gap", "generated_row", "generation_seed", "plan_from_context",
-           "scale_camera"]
+__all__ = ["GeneratedRowConfig", "context_frame", "context_gap", "generated_row", "generation_seed",
+           "plan_from_context", "scale_camera"]
 
 log = logging.getLogger(__name__)
 
