@@ -43,8 +43,10 @@ def machine_info() -> dict[str, Any]:
 
 
 # The environment variables that change what a benchmark row (= demo source) does: the hand rows' retarget config,
-# the generator, the policy row's checkpoint. A resumable demo collection keys its saved seeds on them.
-ROW_ENV = ("HOI2ROBOT_RETARGET", "HOI2ROBOT_GENERATOR", "HOI2ROBOT_POLICY")
+# the generator and the generated row's context frame, tracker and depth, the policy row's checkpoint. A resumable
+# demo collection keys its saved seeds on them.
+ROW_ENV = ("HOI2ROBOT_RETARGET", "HOI2ROBOT_GENERATOR", "HOI2ROBOT_CONTEXT", "HOI2ROBOT_TRACKER", "HOI2ROBOT_DEPTH",
+           "HOI2ROBOT_POLICY")
 
 
 def hoi2robot_env() -> dict[str, str]:

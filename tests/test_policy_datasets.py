@@ -236,6 +236,10 @@ def test_collect_resumes_after_an_interrupt(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="other settings.*source"):  # another source must not reuse these seeds
         collect(CollectConfig(task="Lift", source="counting", num_demos=3, out=str(out)))
     assert parts.is_dir() and calls == [0, 1]
+    monkeypatch.setenv("HOI2ROBOT_TRACKER", "keypoint_net")  # nor the same source with another tracker
+    with pytest.raises(ValueError, match="other settings.*env"):
+        collect(cfg)
+    monkeypatch.delenv("HOI2ROBOT_TRACKER")
 
     # The same settings finish the run: only seed 2 is collected. (The source is swapped for one that does not
     # raise; the key is the source *name*, so the saved seeds 0 and 1 are reused.)
