@@ -5,7 +5,9 @@ For each task × source × algorithm × training seed: collect ``num_demos`` dem
 exists), train (resumable: a rerun continues), and evaluate the last ``last_checkpoints`` checkpoints on
 ``eval_seeds`` held-out seeds. Reported as the diffusion-policy papers do: per training seed the max over those
 checkpoints and their mean, then averaged over training seeds. Also the ratio of every source to ``expert``
-(the issue's target: generated >= 90% of expert).
+(the issue's target: generated >= 90% of expert). ``collect.attempts=K`` lets sources that draw noise (``generated``)
+retry each demo seed up to K times until it succeeds (:mod:`policy.datasets.collect`); their demos and runs are kept
+under ``<source>_x<K>`` and their cells are named ``<source> ≤K tries``.
 
     python -m policy.source_table tasks=[Lift] sources=[expert,oracle-hand] algos=[bc,diffusion] num_demos=50
     -> table on stdout, bench/results/policy_sources.json and .png (:func:`plot_table`)
