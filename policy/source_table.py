@@ -52,35 +52,30 @@ def source_attempts(cfg: DictConfig, source: str) -> int:
     return attempts if attempts > 1 and takes_attempt(load_rows()[source]) else 1
 
 
-def _source_key(cfg: DictConfig, source: str) -> str:
+def _source_key(source: str, attempts: int) -> str:
     """``source``, or ``source_x<K>`` when its seeds are retried: demos and runs of other attempts never mix."""
-    attempts = source_attempts(cfg, source)
     return source if attempts == 1 else f"{source}_x{attempts}"
 
 
-def _demo_path(cfg: DictConfig, task: str, source: str) -> Path:
-    return Path(cfg.root) / "demos" / f"{task}_{_source_key(cfg, source)}_{cfg.num_demos}.hdf5"
-
-
-def _demos(cfg: DictConfig, task: str, source: str) -> Path:
+def _demos(cfg: DictConfig, path: Path, task: str, source: str, attempts: int) -> Path:
+    """``path``, collected first (``attempts`` per seed) if it is not there yet."""
     from policy.datasets.collect import CollectConfig, collect
 
-    path = _demo_path(cfg, task, source)
     if not path.is_file():
         collect(CollectConfig(task=task, source=source, num_demos=cfg.num_demos, seed_offset=0,
-                              render=cfg.collect.render, workers=cfg.collect.workers,
-                              attempts=source_attempts(cfg, source), out=str(path)))
+                              render=cfg.collect.render, workers=cfg.collect.workers, attempts=attempts,
+                              out=str(path)))
     return path
 
 
-def _train(cfg: DictConfig, dataset: Path, task: str, source: str, algo: str, seed: int) -> tuple[Path, dict]:
+def _train(cfg: DictConfig, dataset: Path, runs: Path, algo: str, seed: int) -> tuple[Path, dict]:
     from policy.train import TrainConfig, train
 
     pol = algo_config(algo)
     values = {**pol, **to_plain(cfg.algo_overrides).get(algo, {})}
     values.pop("name")
     train_cfg = {**to_plain(cfg.train), **to_plain(cfg.algo_train).get(algo, {})}
-    out = Path(cfg.root) / task / _source_key(cfg, source) / algo / f"seed{seed}"
+    out = runs / algo / f"seed{seed}"
     tc = TrainConfig(dataset=str(dataset), out=str(out), policy=algo, policy_cfg=values, seed=seed, resume=True,
                      keep_last=max(cfg.last_checkpoints, 1), **train_cfg)
     done = out / "train_summary.json"
@@ -131,11 +126,13 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
     cells: list[dict[str, Any]] = []
     for task in cfg.tasks:
         for source in cfg.sources:
-            dataset = _demo_path(cfg, task, source)
+            attempts = source_attempts(cfg, source)
+            key = _source_key(source, attempts)
+            dataset = Path(cfg.root) / "demos" / f"{task}_{key}_{cfg.num_demos}.hdf5"
             if cfg.reuse_only and not dataset.is_file():
                 log.warning("reuse_only: no demos %s; cell left out", dataset)
                 continue
-            dataset = _demos(cfg, task, source)
+            _demos(cfg, dataset, task, source, attempts)
             with open(dataset.with_suffix(".json")) as f:
                 collect_report = json.load(f)
             with DemoFile(dataset) as f:
@@ -155,7 +152,7 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
                 per_seed = []
                 for seed in cfg.train_seeds:
                     try:
-                        run, summary = _train(cfg, dataset, task, source, algo, int(seed))
+                        run, summary = _train(cfg, dataset, Path(cfg.root) / task / key, algo, int(seed))
                     except FileNotFoundError as exc:
                         log.warning("%s", exc)
                         continue
@@ -226,8 +223,8 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
     for c in cells:
         groups.setdefault((c["task"], c["algo"], c["demo_seeds"]), []).append(c)
     base = {series(c): c["source"] for c in cells}  # each series' source: its colour; retried series are hatched
-    sources = sorted(base, key=lambda s: (list(SOURCE_COLORS).index(base[s]) if base[s] in SOURCE_COLORS
-                                          else len(SOURCE_COLORS), base[s], s))
+    order = list(SOURCE_COLORS)
+    sources = sorted(base, key=lambda s: (order.index(base[s]) if base[s] in order else len(order), s))
     colors = {s: SOURCE_COLORS.get(base[s], "#9467bd") for s in sources}
     hatch = {s: ("///" if s != base[s] else None) for s in sources}
     width = 0.8 / max(len(sources), 1)
