@@ -7,7 +7,8 @@ exists), train (resumable: a rerun continues), and evaluate the last ``last_chec
 checkpoints and their mean, then averaged over training seeds. Also the ratio of every source to ``expert``
 (the issue's target: generated >= 90% of expert). ``collect.attempts=K`` lets sources that draw noise (``generated``)
 retry each demo seed up to K times until it succeeds (:mod:`policy.datasets.collect`); their demos and runs are kept
-under ``<source>_x<K>`` and their cells are named ``<source> ≤K tries``.
+under ``<source>_x<K>`` and their cells are named ``<source> ≤K tries``. Such a set extends the one of the same
+seeds with the most attempts below K, when there is one (``collect.extend``): only the new attempts run.
 
     python -m policy.source_table tasks=[Lift] sources=[expert,oracle-hand] algos=[bc,diffusion] num_demos=50
     -> table on stdout, bench/results/policy_sources.json and .png (:func:`plot_table`)
@@ -59,12 +60,19 @@ def _source_key(source: str, attempts: int) -> str:
 
 def _demos(cfg: DictConfig, path: Path, task: str, source: str, attempts: int) -> Path:
     """``path``, collected first (``attempts`` per seed) if it is not there yet."""
-    from policy.datasets.collect import CollectConfig, collect
+    from policy.datasets.collect import CollectConfig, collect, extend_problem
 
     if not path.is_file():
-        collect(CollectConfig(task=task, source=source, num_demos=cfg.num_demos, seed_offset=0,
-                              render=cfg.collect.render, workers=cfg.collect.workers, attempts=attempts,
-                              out=str(path)))
+        collect_cfg = CollectConfig(task=task, source=source, num_demos=cfg.num_demos, seed_offset=0,
+                                    render=cfg.collect.render, workers=cfg.collect.workers, attempts=attempts,
+                                    out=str(path))
+        # the same seeds collected with fewer attempts: extend the largest such set instead of rerunning its attempts
+        for fewer in range(attempts - 1, 0, -1):
+            base = path.with_name(f"{task}_{_source_key(source, fewer)}_{cfg.num_demos}.hdf5")
+            if base.is_file() and extend_problem(collect_cfg, base) is None:
+                collect_cfg.extend = str(base)
+                break
+        collect(collect_cfg)
     return path
 
 

@@ -308,3 +308,74 @@ def test_collect_retries_a_noisy_source_until_a_demo_succeeds(tmp_path, monkeypa
         collect(cfg)
     cfg.resume = False
     assert collect(cfg)["per_seed"][0]["attempts"] == 1 and calls == [(0, 0)]
+
+
+def test_collect_with_more_attempts_extends_a_finished_collection(tmp_path, monkeypatch):
+    """extend=<a finished collection with fewer attempts>: its successful seeds are kept, its failed seeds go on from
+    the attempt where it stopped, and the result equals a fresh collection with all the attempts; collections that
+    differ in settings, already ran as many attempts, or do not record their settings are refused. The data-source
+    table extends the set of the same seeds with the most attempts below its own."""
+    import sim.bench
+    from omegaconf import OmegaConf
+
+    from policy.datasets.collect import CollectConfig, collect, extend_problem
+    from policy.source_table import _demos
+
+    calls: list[tuple[int, int]] = []
+
+    def noisy(env, task, seed, record, attempt=0):  # seed 0 succeeds on its third attempt, seed 2 on its first
+        calls.append((seed, attempt))
+        if (seed, attempt) in {(0, 2), (2, 0)}:
+            return sim.bench.expert_row(env, task, seed, record)
+        env.reset(seed=seed)
+        for _ in range(3 + attempt):
+            env.step(np.zeros(env.action_space.shape))
+        return {"success": False, "steps": 3 + attempt}
+
+    monkeypatch.setitem(sim.bench.ROWS, "noisy", noisy)
+    def cfg(attempts, name, **kw):
+        return CollectConfig(task="Lift", source="noisy", num_demos=3, attempts=attempts, out=str(tmp_path / name), **kw)
+
+    base = collect(cfg(2, "x2.hdf5"))
+    assert calls == [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0)] and base["key"]["attempts"] == 2
+    calls.clear()
+    ext = collect(cfg(4, "x4.hdf5", extend=str(tmp_path / "x2.hdf5")))
+    assert calls == [(0, 2), (1, 2), (1, 3)]  # only the new attempts of the failed seeds
+    assert (ext["kept_seeds"], ext["resumed_seeds"], ext["extended_from"]) == (1, 0, str(tmp_path / "x2.hdf5"))
+    calls.clear()
+    fresh = collect(cfg(4, "fresh.hdf5"))
+    assert len(calls) == 8
+    untimed = [[{k: v for k, v in r.items() if k != "time"} for r in rep["per_seed"]] for rep in (ext, fresh)]
+    assert untimed[0] == untimed[1]
+    assert [r["attempts"] for r in ext["per_seed"]] == [3, 4, 1] and ext["attempts_run"] == fresh["attempts_run"] == 8
+    for a, b in zip(read_demos(tmp_path / "x4.hdf5"), read_demos(tmp_path / "fresh.hdf5")):
+        assert (a.seed, a.success, len(a)) == (b.seed, b.success, len(b))
+        np.testing.assert_array_equal(a.actions, b.actions)
+
+    # refusals, with the reason
+    x2 = tmp_path / "x2.hdf5"
+    assert "already ran 2 attempts" in extend_problem(cfg(2, "y.hdf5"), x2)
+    assert "differ: ['task']" in extend_problem(CollectConfig(task="Push", source="noisy", attempts=4), x2)
+    monkeypatch.setenv("HOI2ROBOT_RETARGET", '{"objects": {"grasp_yaw": "least_turn"}}')
+    assert "differ: ['env']" in extend_problem(cfg(4, "y.hdf5"), x2)
+    monkeypatch.delenv("HOI2ROBOT_RETARGET")
+    report = json.loads(x2.with_suffix(".json").read_text())
+    x2.with_suffix(".json").write_text(json.dumps({k: v for k, v in report.items() if k != "key"}))
+    with pytest.raises(ValueError, match="cannot extend it: .*does not record the settings"):
+        collect(cfg(4, "z.hdf5", extend=str(x2)))
+    x2.with_suffix(".json").write_text(json.dumps(report))
+
+    # the data-source table picks the set with the most attempts below its own that it can extend
+    demos = tmp_path / "demos"
+    demos.mkdir()
+    for name in ("x2", "x4"):
+        for suffix in (".hdf5", ".json"):
+            (demos / f"Lift_noisy_{name}_3{suffix}").write_bytes((tmp_path / f"{name}{suffix}").read_bytes())
+    seen: list[CollectConfig] = []
+    monkeypatch.setattr("policy.datasets.collect.collect", seen.append)
+    table = OmegaConf.create({"num_demos": 3, "collect": {"render": False, "workers": 1}})
+    _demos(table, demos / "Lift_noisy_x8_3.hdf5", "Lift", "noisy", 8)
+    _demos(table, demos / "Lift_noisy_x3_3.hdf5", "Lift", "noisy", 3)
+    _demos(table, demos / "Lift_noisy_x2_3.hdf5", "Lift", "noisy", 2)  # there: nothing collected
+    assert [(c.attempts, c.extend) for c in seen] == [(8, str(demos / "Lift_noisy_x4_3.hdf5")),
+                                                       (3, str(demos / "Lift_noisy_x2_3.hdf5"))]

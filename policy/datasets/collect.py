@@ -13,6 +13,11 @@ as in automated demo-generation pipelines: the dataset still holds one demo per 
 most ``num_demos`` demos, and every seed's result records the attempts it took (``generation rate`` = successful /
 attempts in the report).
 
+Attempt ``k`` of a seed draws the same noise in every run, so a collection with more attempts can *extend* a finished
+one with fewer (``extend=<its .hdf5>``, same task, source and settings): the seeds that succeeded there are kept
+as they are (the same demo a fresh run would make), the seeds that failed continue from the attempt where it stopped,
+and only those new attempts are run. The report counts all attempts, old and new.
+
 Collection is resumable: every finished seed is saved at once to ``<out>.parts/`` (its result, and its demo as a
 one-demo HDF5 file), so an interrupted run (Ctrl-C, a crash, a killed job: a ``generated`` demo costs about a minute)
 loses at most the seeds in flight. A rerun with the same settings collects only the missing seeds; the folder is
@@ -44,7 +49,8 @@ from policy.datasets.hdf5 import Demo, read_demos, write_demos
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CollectConfig", "RecordingEnv", "collect", "collect_episode", "lowdim_keys", "main", "parts_dir"]
+__all__ = ["CollectConfig", "RecordingEnv", "collect", "collect_episode", "extend_problem", "lowdim_keys", "main",
+           "parts_dir"]
 
 
 @dataclass
@@ -64,6 +70,7 @@ class CollectConfig:
     valid_fraction: float = 0.1
     keep_failed: bool = True
     resume: bool = True  # reuse the seeds an interrupted run saved in <out>.parts/ (false: start over)
+    extend: str | None = None  # a finished collection with fewer attempts (its .hdf5): keep its successes, go on
     out: str = "data/demos/demos.hdf5"
 
     def __post_init__(self) -> None:
@@ -171,6 +178,58 @@ def _parts_key(cfg: CollectConfig) -> dict[str, Any]:
             "render": cfg.render, "attempts": cfg.attempts, "env": {k: os.environ.get(k) for k in ROW_ENV}}
 
 
+def _report_path(out: str | Path) -> Path:
+    return Path(out).with_suffix(".json")
+
+
+def extend_problem(cfg: CollectConfig, base: str | Path) -> str | None:
+    """Why ``cfg`` cannot extend the finished collection ``base`` (an .hdf5 with its .json report), or None if it can:
+    the report must record the same settings (:func:`_parts_key`) with fewer attempts."""
+    report = _report_path(base)
+    if not Path(base).is_file() or not report.is_file():
+        return f"{base} or its report {report.name} is missing"
+    try:
+        saved = json.loads(report.read_text()).get("key")
+    except (OSError, ValueError) as exc:
+        return f"its report {report} is unreadable ({exc})"
+    if not isinstance(saved, dict):
+        return f"its report {report} does not record the settings it was collected with (no 'key')"
+    key = _parts_key(cfg)
+    diff = sorted(k for k in key if k != "attempts" and saved.get(k) != key[k])
+    if diff:
+        return f"it was collected with other settings (differ: {diff})"
+    if int(saved.get("attempts", 1)) >= cfg.attempts:
+        return f"it already ran {saved.get('attempts', 1)} attempts per seed (this collection runs {cfg.attempts})"
+    return None
+
+
+def _load_base(cfg: CollectConfig, seeds: Sequence[int]) -> tuple[list[tuple[int, Demo | None, dict]], dict[int, int]]:
+    """From ``cfg.extend``: the seeds it finished for good (successes, kept as they are) and, for the seeds it ran to
+    the end of its attempts without success, the attempt to go on from."""
+    if cfg.extend is None:
+        return [], {}
+    problem = extend_problem(cfg, cfg.extend)
+    if problem:
+        raise ValueError(f"collect.extend={cfg.extend}: cannot extend it: {problem}")
+    report = json.loads(_report_path(cfg.extend).read_text())
+    base_attempts = int(report["key"]["attempts"])
+    demos = {d.seed: d for d in read_demos(cfg.extend)}
+    per_seed = {int(r["seed"]): r for r in report["per_seed"]}
+    kept, start = [], {}
+    for seed in seeds:
+        r = per_seed.get(seed)
+        if r is None or "error" in r:
+            continue  # not in the base, or it raised there: run from the first attempt
+        result = {k: v for k, v in r.items() if k != "seed"}
+        if r["success"] and seed in demos:
+            kept.append((seed, demos[seed], result))
+        elif not r["success"] and int(r.get("attempts", 1)) == base_attempts:
+            start[seed] = base_attempts
+    log.info("extending %s: %d successful seeds kept, %d failed seeds go on from attempt %d",
+             cfg.extend, len(kept), len(start), base_attempts)
+    return kept, start
+
+
 def _open_parts(cfg: CollectConfig) -> Path:
     """Create (or check, when resuming) the parts folder of ``cfg``; returns it."""
     parts, key = parts_dir(cfg), _parts_key(cfg)
@@ -218,16 +277,19 @@ def _load_seeds(parts: Path, seeds: Sequence[int]) -> list[tuple[int, Demo | Non
     return out
 
 
-def collect_episode(env: RecordingEnv, source: str, task: str, seed: int, attempts: int = 1
+def collect_episode(env: RecordingEnv, source: str, task: str, seed: int, attempts: int = 1, first_attempt: int = 0
                     ) -> tuple[Demo | None, dict]:
     """Run source row ``source`` on ``env`` (a :class:`RecordingEnv`) for ``seed``; return (demo, row result).
 
-    With ``attempts`` > 1 the row is run with ``attempt=0, 1, ...`` until one succeeds; the demo and result are those
-    of the last attempt run, and the result's ``attempts`` says how many ran."""
+    With ``attempts`` > 1 the row is run with ``attempt=first_attempt, ...`` until one succeeds (attempts before
+    ``first_attempt`` failed in an earlier collection); the demo and result are those of the last attempt run, and the
+    result's ``attempts`` says how many there were in all."""
     from sim.bench import load_rows
 
     row = load_rows()[source]
-    for attempt in range(attempts):
+    if not 0 <= first_attempt < attempts:
+        raise ValueError(f"first_attempt={first_attempt} must be in [0, attempts={attempts})")
+    for attempt in range(first_attempt, attempts):
         result = row(env, task, seed, None, attempt=attempt) if attempts > 1 else row(env, task, seed, None)
         if result["success"]:
             break
@@ -243,14 +305,14 @@ def collect_episode(env: RecordingEnv, source: str, task: str, seed: int, attemp
     return demo, result
 
 
-def _collect_chunk(cfg: CollectConfig, seeds: Sequence[int], parts: Path | None = None
-                   ) -> list[tuple[int, Demo | None, dict]]:
+def _collect_chunk(cfg: CollectConfig, seeds: Sequence[int], parts: Path | None = None,
+                   start: dict[int, int] | None = None) -> list[tuple[int, Demo | None, dict]]:
     env = RecordingEnv(_make_env(cfg))
-    out = []
+    out, start = [], start or {}
     try:
         for seed in seeds:
             try:
-                demo, result = collect_episode(env, cfg.source, cfg.task, seed, cfg.attempts)
+                demo, result = collect_episode(env, cfg.source, cfg.task, seed, cfg.attempts, start.get(seed, 0))
             except Exception as exc:  # one bad seed must not lose the others; reported, and fatal if all fail
                 log.warning("source %s failed on %s seed %d: %s: %s", cfg.source, cfg.task, seed, type(exc).__name__, exc)
                 demo, result = None, {"success": False, "steps": 0, "error": f"{type(exc).__name__}: {exc}"}
@@ -266,12 +328,16 @@ def _collect_chunk(cfg: CollectConfig, seeds: Sequence[int], parts: Path | None 
 def collect(cfg: CollectConfig) -> dict[str, Any]:
     """Collect ``cfg.num_demos`` episodes (seeds seed_offset ..), write the HDF5 file and a JSON report next to it.
 
-    Resumable (see the module doc): seeds saved in ``<out>.parts/`` by an interrupted run are not collected again."""
+    Resumable (see the module doc): seeds saved in ``<out>.parts/`` by an interrupted run are not collected again.
+    With ``cfg.extend``, the seeds that collection finished are not collected again either."""
     seeds = list(range(cfg.seed_offset, cfg.seed_offset + cfg.num_demos))
+    kept, start = _load_base(cfg, seeds)
     parts = _open_parts(cfg)
     results = _load_seeds(parts, seeds)
     if results:
         log.info("resuming: %d of %d seeds already collected in %s", len(results), len(seeds), parts)
+    resumed = len(results)
+    results += [k for k in kept if k[0] not in {r[0] for r in results}]
     have = {r[0] for r in results}
     todo = [s for s in seeds if s not in have]
     chunks = [todo[i : i + cfg.chunk] for i in range(0, len(todo), cfg.chunk)]
@@ -284,11 +350,11 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
 
         if cfg.workers == 1:
             for c in chunks:
-                done(_collect_chunk(cfg, c, parts))
+                done(_collect_chunk(cfg, c, parts, start))
         elif chunks:
             with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn"), initializer=share_cores,
                                      initargs=(cfg.workers,)) as pool:
-                for fut in as_completed([pool.submit(_collect_chunk, cfg, c, parts) for c in chunks]):
+                for fut in as_completed([pool.submit(_collect_chunk, cfg, c, parts, start) for c in chunks]):
                     done(fut.result())
     results.sort(key=lambda r: r[0])
     demos = [d for _, d, _ in results if d is not None and (cfg.keep_failed or d.success)]
@@ -325,11 +391,14 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
         "demos_written": len(demos),
         "steps": int(sum(len(d) for d in demos)),
         "errors": len(errors),
-        "resumed_seeds": len(have),
+        "resumed_seeds": resumed,
+        "extended_from": cfg.extend,
+        "kept_seeds": len(have) - resumed,  # finished in ``extend`` and taken as they are
+        "key": _parts_key(cfg),  # the settings, so that a collection with more attempts can extend this one
         "wall_seconds": time.perf_counter() - t0,
         "per_seed": [{"seed": s, **r} for s, _, r in results],
     }
-    write_json(Path(path).with_suffix(".json"), report)
+    write_json(_report_path(path), report)
     shutil.rmtree(parts, ignore_errors=True)  # everything is in ``out`` now
     return report
 
@@ -338,6 +407,8 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
 def main(cfg: DictConfig) -> None:
     report = collect(CollectConfig.from_cfg(cfg))
     tries = f", {report['attempts_run']} attempts" if report["attempts_run"] != report["episodes"] else ""
+    if report["kept_seeds"]:
+        tries += f"; {report['kept_seeds']} seeds kept from {report['extended_from']}"
     print(
         f"{report['demos_written']} demos ({report['successful']}/{report['episodes']} successful{tries}, "
         f"{report['steps']} steps) in {report['wall_seconds']:.1f} s -> {report['file']}"
