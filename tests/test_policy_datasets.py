@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -379,3 +380,42 @@ def test_collect_with_more_attempts_extends_a_finished_collection(tmp_path, monk
     _demos(table, demos / "Lift_noisy_x2_3.hdf5", "Lift", "noisy", 2)  # there: nothing collected
     assert [(c.attempts, c.extend) for c in seen] == [(8, str(demos / "Lift_noisy_x4_3.hdf5")),
                                                        (3, str(demos / "Lift_noisy_x2_3.hdf5"))]
+
+
+def test_demo_stats_splits_retried_seeds_and_measures_action_disagreement(tmp_path):
+    """bench/demo_stats.py: a collection with attempts is split into first-attempt and retried seeds (from its
+    report); demos whose actions disagree on the same states score higher than consistent ones; the gripper closing
+    step and the steps after it are read from the actions."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_stats",
+                                                  Path(__file__).resolve().parents[1] / "bench/demo_stats.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rng = np.random.default_rng(0)
+
+    def demo(seed, noise, T=20, close=8):
+        pos = np.linspace([0, 0, 0], [1, 1, 1], T) + rng.normal(0, 0.01, (T, 3))
+        actions = np.zeros((T, 7))
+        actions[:, :3] = np.gradient(pos, axis=0) * 10 + rng.normal(0, noise, (T, 3))
+        actions[close:, 6] = 1
+        obs = {"robot0_eef_pos": pos, "gripper_to_cube_pos": np.full((T, 3), 0.01)}
+        return Demo(obs=obs, actions=actions, rewards=np.r_[np.zeros(T - 1), 1], dones=np.r_[np.zeros(T - 1), 1],
+                    source="generated", success=True, seed=seed, task="Lift")
+
+    env_args = {"lowdim_keys": ["robot0_eef_pos", "gripper_to_cube_pos"]}
+    demos = [demo(s, 0.0) for s in range(4)] + [demo(s, 0.5) for s in range(4, 8)]
+    write_demos(tmp_path / "g.hdf5", demos, env_args, valid_fraction=0.0)
+    per_seed = [{"seed": s, "success": True, "attempts": 1 if s < 4 else 3} for s in range(8)]
+    (tmp_path / "g.json").write_text(json.dumps({"per_seed": per_seed}))
+    write_demos(tmp_path / "e.hdf5", [demo(s, 0.0, close=5) for s in range(3)], env_args, valid_fraction=0.0)
+
+    record = mod.main([str(tmp_path / "g.hdf5"), str(tmp_path / "e.hdf5"), "--draws", "2",
+                       "--out", str(tmp_path / "stats.json")])
+    first, retried, expert = (record["groups"][k] for k in ("g first", "g retried", "e"))
+    assert (first["demos"], retried["demos"], expert["demos"], record["subset_size"]) == (4, 4, 3, 3)
+    assert retried["action_disagreement"] > 5 * first["action_disagreement"]
+    assert (first["close_step_mean"], expert["close_step_mean"]) == (8, 5)
+    assert (first["steps_after_close"], first["gripper_toggles"]) == (12, 1)
+    assert first["grasp_offset_cm"] == pytest.approx(100 * np.sqrt(3) * 0.01)
+    assert json.loads((tmp_path / "stats.json").read_text())["groups"]["g retried"]["demos"] == 4
