@@ -267,6 +267,23 @@ def test_collect_resumes_after_an_interrupt(tmp_path, monkeypatch):
     assert collect(cfg2)["resumed_seeds"] == 0 and calls == [1, 1, 2]
 
 
+def noisy_row(calls: list[tuple[int, int]], succeeds: set[tuple[int, int]]):
+    """A fake row that takes ``attempt``: the expert's episode on the (seed, attempt) pairs in ``succeeds``, else
+    3 + attempt idle steps, failed; every call is appended to ``calls``."""
+    import sim.bench
+
+    def noisy(env, task, seed, record, attempt=0):
+        calls.append((seed, attempt))
+        if (seed, attempt) in succeeds:
+            return sim.bench.expert_row(env, task, seed, record)
+        env.reset(seed=seed)
+        for _ in range(3 + attempt):
+            env.step(np.zeros(env.action_space.shape))
+        return {"success": False, "steps": 3 + attempt}
+
+    return noisy
+
+
 def test_collect_retries_a_noisy_source_until_a_demo_succeeds(tmp_path, monkeypatch):
     """attempts=K reruns a source that takes ``attempt`` until it succeeds: one demo per seed (the successful attempt,
     else the last one, labelled failed), the attempts counted per seed and in the report; a source that draws
@@ -275,17 +292,7 @@ def test_collect_retries_a_noisy_source_until_a_demo_succeeds(tmp_path, monkeypa
     from policy.datasets.collect import CollectConfig, collect, parts_dir
 
     calls: list[tuple[int, int]] = []
-
-    def noisy(env, task, seed, record, attempt=0):  # seed 0 succeeds on its third attempt, seed 1 never
-        calls.append((seed, attempt))
-        if seed == 0 and attempt == 2:
-            return sim.bench.expert_row(env, task, seed, record)
-        env.reset(seed=seed)
-        for _ in range(3 + attempt):
-            env.step(np.zeros(env.action_space.shape))
-        return {"success": False, "steps": 3 + attempt}
-
-    monkeypatch.setitem(sim.bench.ROWS, "noisy", noisy)
+    monkeypatch.setitem(sim.bench.ROWS, "noisy", noisy_row(calls, {(0, 2)}))  # seed 0: third attempt; seed 1: never
     with pytest.raises(ValueError, match="attempts=3: source 'expert' draws nothing"):
         CollectConfig(task="Lift", source="expert", attempts=3)
     with pytest.raises(ValueError, match="attempts must be >= 1"):
@@ -323,17 +330,7 @@ def test_collect_with_more_attempts_extends_a_finished_collection(tmp_path, monk
     from policy.source_table import _demos
 
     calls: list[tuple[int, int]] = []
-
-    def noisy(env, task, seed, record, attempt=0):  # seed 0 succeeds on its third attempt, seed 2 on its first
-        calls.append((seed, attempt))
-        if (seed, attempt) in {(0, 2), (2, 0)}:
-            return sim.bench.expert_row(env, task, seed, record)
-        env.reset(seed=seed)
-        for _ in range(3 + attempt):
-            env.step(np.zeros(env.action_space.shape))
-        return {"success": False, "steps": 3 + attempt}
-
-    monkeypatch.setitem(sim.bench.ROWS, "noisy", noisy)
+    monkeypatch.setitem(sim.bench.ROWS, "noisy", noisy_row(calls, {(0, 2), (2, 0)}))  # seed 1 never succeeds
     def cfg(attempts, name, **kw):
         return CollectConfig(task="Lift", source="noisy", num_demos=3, attempts=attempts, out=str(tmp_path / name), **kw)
 
