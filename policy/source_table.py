@@ -87,9 +87,10 @@ def _train(cfg: DictConfig, dataset: Path, runs: Path, algo: str, seed: int) -> 
     tc = TrainConfig(dataset=str(dataset), out=str(out), policy=algo, policy_cfg=values, seed=seed, resume=True,
                      keep_last=max(cfg.last_checkpoints, 1), **train_cfg)
     done = out / "train_summary.json"
-    if done.is_file():  # finished earlier with the same step count: reuse (keeps the measured training time)
+    if done.is_file():  # finished earlier with the same budget: reuse (keeps the measured training time)
         summary = json.loads(done.read_text())
-        if summary.get("step") == tc.steps or cfg.reuse_only:
+        same = summary.get("epochs") == tc.epochs and (tc.epochs is not None or summary.get("step") == tc.steps)
+        if same or cfg.reuse_only:
             return out, summary
     if cfg.reuse_only:
         raise FileNotFoundError(f"reuse_only: no finished training run at {out}")

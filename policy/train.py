@@ -55,6 +55,9 @@ class TrainConfig:
         policy: registered algorithm name; ``policy_cfg``: its config values.
         obs_keys: low-dim observation keys (None: the file's ``env_args["lowdim_keys"]``).
         steps: optimizer steps; batch_size; lr; weight_decay; warmup_steps; lr_schedule (diffusers name).
+        epochs: when set, the budget in passes over the training windows instead (``steps`` is then
+            ``round(epochs * steps per epoch)``, as robomimic and the diffusion-policy papers count training), so
+            that datasets of different sizes get the same number of passes, not the same number of batches.
         ema_decay: EMA of the weights (0 disables); checkpoints hold the EMA weights in model.safetensors.
         checkpoint_every: steps between checkpoints (the last step always saves); keep_last: checkpoints kept.
         valid_every: steps between validation losses.
@@ -72,6 +75,7 @@ class TrainConfig:
     policy_cfg: dict[str, Any] = field(default_factory=dict)
     obs_keys: list[str] | None = None
     steps: int = 2000
+    epochs: float | None = None
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-6
@@ -94,6 +98,8 @@ class TrainConfig:
         for name in ("steps", "batch_size", "checkpoint_every", "keep_last", "valid_every", "num_threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"train_policy.{name} must be >= 1, got {getattr(self, name)}")
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f"train_policy.epochs must be > 0 (or null: train for `steps`), got {self.epochs}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"train_policy.ema_decay must be in [0, 1), got {self.ema_decay}")
 
@@ -245,6 +251,9 @@ def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True
         valid = None
     normalizer = data.normalizer
     normalizer.save(out / "normalization.json")
+    n = len(data)
+    steps_per_epoch = max(1, n // cfg.batch_size)
+    total = cfg.steps if cfg.epochs is None else max(1, round(cfg.epochs * steps_per_epoch))
 
     torch.manual_seed(cfg.seed)
     policy = make_policy(cfg.policy, pcfg, data.obs_dim, data.action_dim, data.image_shape)
@@ -252,7 +261,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True
     ema_policy = copy.deepcopy(policy) if cfg.ema_decay > 0 else None
     ema = EMAModel(policy.parameters(), decay=cfg.ema_decay, use_ema_warmup=True, power=0.75) if ema_policy else None
     opt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = get_scheduler(cfg.lr_schedule, opt, num_warmup_steps=cfg.warmup_steps, num_training_steps=cfg.steps)
+    sched = get_scheduler(cfg.lr_schedule, opt, num_warmup_steps=cfg.warmup_steps, num_training_steps=total)
     step, curves, resumed_running = 0, [], []
     meta = {
         "policy": cfg.policy,
@@ -266,6 +275,7 @@ def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True
         "dataset": str(cfg.dataset),
         "train_demos": len({e for e, _ in data.index}),
         "train_config": asdict(cfg),
+        "total_steps": total,
     }
 
     if cfg.resume and (ckpt_root / "latest").is_file():
@@ -282,13 +292,11 @@ def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True
         step, curves, resumed_running = int(state["step"]), list(state["curves"]), list(state.get("running", []))
         log.info("resumed from %s at step %d", ckpt, step)
 
-    n = len(data)
-    steps_per_epoch = max(1, n // cfg.batch_size)
     t0 = time.perf_counter()
     start_step = step
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.policy}", unit="step", disable=not progress)
+    bar = tqdm(total=total, initial=step, desc=f"train {cfg.policy}", unit="step", disable=not progress)
     running, initial_loss = resumed_running, None
-    while step < cfg.steps:
+    while step < total:
         if stop_after is not None and step - start_step >= stop_after:
             break
         epoch, k = divmod(step, steps_per_epoch)
@@ -309,16 +317,16 @@ def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True
             initial_loss = running[-1]
         bar.update(1)
         row = None
-        if step % 50 == 0 or step == cfg.steps:
+        if step % 50 == 0 or step == total:
             row = {"step": step, "train_loss": float(np.mean(running)), "valid_loss": "", "lr": sched.get_last_lr()[0]}
             running = []
             bar.set_postfix(loss=f"{row['train_loss']:.4f}")
-        if valid is not None and (step % cfg.valid_every == 0 or step == cfg.steps):
+        if valid is not None and (step % cfg.valid_every == 0 or step == total):
             row = row or {"step": step, "train_loss": "", "valid_loss": "", "lr": sched.get_last_lr()[0]}
             row["valid_loss"] = _valid_loss(policy, ema, ema_policy, valid, cfg)
         if row:
             curves.append(row)
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        if step % cfg.checkpoint_every == 0 or step == total:
             if ema:
                 ema.copy_to(ema_policy.parameters())
             state = {
@@ -342,6 +350,8 @@ def train(cfg: TrainConfig, stop_after: int | None = None, progress: bool = True
     return {
         "out": str(out),
         "step": step,
+        "total_steps": total,
+        "epochs": cfg.epochs,  # None: trained for ``steps``
         "seconds": time.perf_counter() - t0,
         "final_train_loss": next((r["train_loss"] for r in reversed(curves) if r["train_loss"] != ""), None),
         "initial_loss": initial_loss,  # first batch of this call

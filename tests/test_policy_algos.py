@@ -72,6 +72,22 @@ def test_each_algorithm_overfits(toy_dataset, tmp_path, name):
     assert err < 0.15 and err < 0.3 * err0, (err, err0)
 
 
+def test_epochs_budget_scales_steps_with_the_dataset(toy_dataset, tmp_path):
+    """epochs=E trains E passes over the training windows (steps = E * windows // batch), whatever ``steps`` says, so
+    a smaller dataset gets fewer batches; the summary and checkpoints record the resolved step count."""
+    common = dict(dataset=str(toy_dataset), policy="bc", policy_cfg=SMALL["bc"], steps=999, batch_size=16,
+                  epochs=4, checkpoint_every=1000, warmup_steps=2, valid_every=1000)
+    full = train(TrainConfig(out=str(tmp_path / "all"), **common), progress=False)
+    assert full["train_windows"] == 90 and (full["step"], full["total_steps"], full["epochs"]) == (20, 20, 4)
+    one = train(TrainConfig(out=str(tmp_path / "one"), max_demos=1, **common), progress=False)
+    assert (one["step"], one["total_steps"]) == (4, 4)  # 30 windows: 1 batch of 16 per epoch
+    assert load_checkpoint(tmp_path / "one")[2]["step"] == 4
+    assert train(TrainConfig(out=str(tmp_path / "steps"), **{**common, "epochs": None, "steps": 7}),
+                 progress=False)["step"] == 7
+    with pytest.raises(ValueError, match="epochs must be > 0"):
+        TrainConfig(out=str(tmp_path / "x"), **{**common, "epochs": 0})
+
+
 @pytest.mark.parametrize("name", ["diffusion", "bc_transformer"])
 def test_resume_matches_uninterrupted(toy_dataset, tmp_path, name):
     common = dict(dataset=str(toy_dataset), policy=name, policy_cfg=SMALL[name], steps=40, batch_size=16,
