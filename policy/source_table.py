@@ -31,7 +31,7 @@ from policy.datasets.hdf5 import DemoFile
 log = logging.getLogger(__name__)
 
 __all__ = ["add_expert_ratios", "algo_config", "format_table", "main", "plot_table", "run_table", "series",
-           "source_attempts"]
+           "series_order", "source_attempts"]
 
 
 def algo_config(name: str) -> dict[str, Any]:
@@ -217,6 +217,19 @@ def series(cell: dict[str, Any]) -> str:
     return cell["source"] if attempts == 1 else f"{cell['source']} ≤{attempts} tries"
 
 
+def _tries(name: str, cells: list[dict[str, Any]]) -> int:
+    return next(int(c.get("attempts", 1)) for c in cells if series(c) == name)
+
+
+def series_order(cells: list[dict[str, Any]]) -> list[str]:
+    """The cells' series in chart order: by source (expert, oracle-hand, tracked-hand, generated, then others by
+    name), then by tries per demo seed (1, 4, 8, 12: numerically)."""
+    order = list(SOURCE_COLORS)
+    rank = {series(c): (order.index(c["source"]) if c["source"] in order else len(order), c["source"],
+                        int(c.get("attempts", 1))) for c in cells}
+    return sorted(rank, key=rank.get)
+
+
 def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") -> Path:
     """Bar chart of table cells: one group per task × algorithm × demo seeds, one bar per source (height: the mean
     over the last checkpoints, tick: the max), labelled with the successful demos and the ratio to expert; a dashed
@@ -231,11 +244,12 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
     groups: dict[tuple, list[dict]] = {}
     for c in cells:
         groups.setdefault((c["task"], c["algo"], c["demo_seeds"]), []).append(c)
-    base = {series(c): c["source"] for c in cells}  # each series' source: its colour; retried series are hatched
-    order = list(SOURCE_COLORS)
-    sources = sorted(base, key=lambda s: (order.index(base[s]) if base[s] in order else len(order), s))
+    sources = series_order(cells)
+    base = {series(c): c["source"] for c in cells}  # each series' source: its colour
+    tries = sorted({int(c.get("attempts", 1)) for c in cells} - {1})
     colors = {s: SOURCE_COLORS.get(base[s], "#9467bd") for s in sources}
-    hatch = {s: ("///" if s != base[s] else None) for s in sources}
+    # retried series are hatched, denser for more tries
+    hatch = {s: "/" * (2 + tries.index(t)) if (t := _tries(s, cells)) > 1 else None for s in sources}
     width = 0.8 / max(len(sources), 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(groups) + 1.5), 3.6))
     for g, (key, members) in enumerate(groups.items()):
