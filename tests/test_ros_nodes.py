@@ -116,6 +116,46 @@ def test_happy_path_feedback_results_and_outputs(tmp_path):
     assert "plan succeeded" in node.output()
 
 
+def test_plan_waits_for_a_fresh_joint_state_instead_of_starting_from_home(tmp_path):
+    """With robot.joint_state_wait_s set and no joint state yet when a goal arrives, the node waits for one and the
+    plan starts there (not at the home pose); with none arriving in time it plans from home and says so."""
+    from sensor_msgs.msg import JointState
+
+    from policy.retarget.ik import PANDA_HOME
+
+    q = np.asarray(PANDA_HOME) + np.array([0.3, -0.2, 0.1, 0.2, -0.1, 0.1, 0.2])
+    domain, node = start_plan_node(tmp_path, **{"robot.joint_state_wait_s": 20.0})
+    try:
+        with PlanClient(domain) as client:
+            assert client.wait_for_server(30), node.output()
+            pub = client.node.create_publisher(JointState, "joint_states", 10)
+            start = time.monotonic() + 1.5  # the first joint state comes 1.5 s after the goal is sent
+
+            def tick():
+                if time.monotonic() >= start:
+                    pub.publish(JointState(name=[f"panda_joint{i}" for i in range(1, 8)], position=q.tolist()))
+
+            client.node.create_timer(0.1, tick)
+            out = client.plan(make_goal(RGB, K, "pick up the red cube", seed=1))
+            assert out.status == GoalStatus.STATUS_SUCCEEDED, out.result
+            np.testing.assert_allclose(out.result.trajectory.points[0].positions, q, atol=1e-6)
+    finally:
+        node.stop()
+    assert "planning from the home pose" not in node.output()
+
+    (tmp_path / "none").mkdir()
+    domain, node = start_plan_node(tmp_path / "none", **{"robot.joint_state_wait_s": 0.5})
+    try:
+        with PlanClient(domain) as client:
+            assert client.wait_for_server(30), node.output()
+            out = client.plan(make_goal(RGB, K, "pick up the red cube", seed=1))
+            assert out.status == GoalStatus.STATUS_SUCCEEDED, out.result
+            np.testing.assert_allclose(out.result.trajectory.points[0].positions, PANDA_HOME, atol=1e-6)
+    finally:
+        node.stop()
+    assert "within 0.5 s: planning from the home pose" in node.output()
+
+
 def test_cancel_mid_plan_is_prompt(tmp_path):
     domain, node = start_plan_node(tmp_path, **{"fake.stage_seconds": 3.0})
     try:

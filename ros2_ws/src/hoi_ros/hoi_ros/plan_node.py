@@ -122,6 +122,9 @@ PARAMS = [
     Param("topics.joint_states", "joint_states", "robot joint states: the latest is the plan's start q0 unless the goal "
           "gives one ('' = none: the pipeline's default start)"),
     Param("robot.joint_state_max_age_s", 2.0, "ignore joint states older than this", lo=0.0, hi=3600.0),
+    Param("robot.joint_state_wait_s", 0.0, "with topics.joint_states set and no fresh state at a goal: wait this long "
+          "for one before planning from the home pose (logged as a warning); 0 = do not wait (no robot)",
+          lo=0.0, hi=600.0),
     Param("topics.joint_trajectory", "joint_trajectory", "output trajectory for the joint_trajectory_controller"),
     Param("topics.gripper_trajectory", "gripper_trajectory", "output gripper trajectory"),
     Param("topics.ee_path", "ee_path", "output end-effector path"),
@@ -310,6 +313,24 @@ class PlanNode(Node):
         if item is None or time.monotonic() - item[1] > self.v["robot.joint_state_max_age_s"]:
             return None
         return item[0].copy()
+
+    def wait_q0(self) -> np.ndarray | None:
+        """The latest fresh joint state; with ``topics.joint_states`` set and none fresh (a loaded machine, a robot
+        driver that just started), wait up to ``robot.joint_state_wait_s`` for one rather than silently planning
+        from the home pose, which the arm is not at."""
+        q0 = self.latest_q0()
+        topic, wait = self.v["topics.joint_states"], self.v["robot.joint_state_wait_s"]
+        if q0 is not None or not topic or wait <= 0:
+            return q0
+        deadline = time.monotonic() + wait
+        while q0 is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+            q0 = self.latest_q0()
+        if q0 is None:
+            self.get_logger().warning(f"no joint state on {topic} younger than "
+                                      f"{self.v['robot.joint_state_max_age_s']} s within {wait} s: planning from the "
+                                      "home pose")
+        return q0
 
     def _on_camera_pose(self, msg: PoseStamped) -> None:
         try:
@@ -504,7 +525,7 @@ class PlanNode(Node):
 
     def _request(self, inputs: PlanInputs) -> Any:
         """A ``hoi2robot.pipeline.PlanRequest`` (a namespace of the same fields where that module is absent)."""
-        q0 = inputs.options.q0 if inputs.options.q0 is not None else self.latest_q0()
+        q0 = inputs.options.q0 if inputs.options.q0 is not None else self.wait_q0()
         kwargs = dict(image=inputs.image, camera=inputs.camera, instruction=inputs.instruction, depth=inputs.depth,
                       seed=inputs.seed, q0=q0)
         try:
