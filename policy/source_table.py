@@ -58,6 +58,11 @@ def _source_key(source: str, attempts: int) -> str:
     return source if attempts == 1 else f"{source}_x{attempts}"
 
 
+def _demo_name(cfg: DictConfig, task: str, source: str, attempts: int) -> str:
+    """The demo file of ``task`` × ``source`` at ``attempts`` per seed, in ``<root>/demos/``."""
+    return f"{task}_{_source_key(source, attempts)}_{cfg.num_demos}.hdf5"
+
+
 def _demos(cfg: DictConfig, path: Path, task: str, source: str, attempts: int) -> Path:
     """``path``, collected first (``attempts`` per seed) if it is not there yet."""
     from policy.datasets.collect import CollectConfig, collect, extend_problem
@@ -68,7 +73,7 @@ def _demos(cfg: DictConfig, path: Path, task: str, source: str, attempts: int) -
                                     out=str(path))
         # the same seeds collected with fewer attempts: extend the largest such set instead of rerunning its attempts
         for fewer in range(attempts - 1, 0, -1):
-            base = path.with_name(f"{task}_{_source_key(source, fewer)}_{cfg.num_demos}.hdf5")
+            base = path.with_name(_demo_name(cfg, task, source, fewer))
             if base.is_file() and extend_problem(collect_cfg, base) is None:
                 collect_cfg.extend = str(base)
                 break
@@ -137,7 +142,7 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
         for source in cfg.sources:
             attempts = source_attempts(cfg, source)
             key = _source_key(source, attempts)
-            dataset = Path(cfg.root) / "demos" / f"{task}_{key}_{cfg.num_demos}.hdf5"
+            dataset = Path(cfg.root) / "demos" / _demo_name(cfg, task, source, attempts)
             if cfg.reuse_only and not dataset.is_file():
                 log.warning("reuse_only: no demos %s; cell left out", dataset)
                 continue
@@ -217,10 +222,6 @@ def series(cell: dict[str, Any]) -> str:
     return cell["source"] if attempts == 1 else f"{cell['source']} ≤{attempts} tries"
 
 
-def _tries(name: str, cells: list[dict[str, Any]]) -> int:
-    return next(int(c.get("attempts", 1)) for c in cells if series(c) == name)
-
-
 def series_order(cells: list[dict[str, Any]]) -> list[str]:
     """The cells' series in chart order: by source (expert, oracle-hand, tracked-hand, generated, then others by
     name), then by tries per demo seed (1, 4, 8, 12: numerically)."""
@@ -245,11 +246,10 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
     for c in cells:
         groups.setdefault((c["task"], c["algo"], c["demo_seeds"]), []).append(c)
     sources = series_order(cells)
-    base = {series(c): c["source"] for c in cells}  # each series' source: its colour
-    tries = sorted({int(c.get("attempts", 1)) for c in cells} - {1})
-    colors = {s: SOURCE_COLORS.get(base[s], "#9467bd") for s in sources}
-    # retried series are hatched, denser for more tries
-    hatch = {s: "/" * (2 + tries.index(t)) if (t := _tries(s, cells)) > 1 else None for s in sources}
+    base = {series(c): (c["source"], int(c.get("attempts", 1))) for c in cells}  # colour by source, hatch by tries
+    tries = sorted({t for _, t in base.values()} - {1})
+    colors = {s: SOURCE_COLORS.get(base[s][0], "#9467bd") for s in sources}
+    hatch = {s: "/" * (2 + tries.index(base[s][1])) if base[s][1] > 1 else None for s in sources}  # denser: more
     width = 0.8 / max(len(sources), 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(groups) + 1.5), 3.6))
     for g, (key, members) in enumerate(groups.items()):

@@ -45,7 +45,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from hoi2robot.config import CONFIG_PATH, ROW_ENV, share_cores, to_plain, write_json
-from policy.datasets.hdf5 import Demo, read_demos, write_demos
+from policy.datasets.hdf5 import Demo, DemoFile, read_demos, write_demos
 
 log = logging.getLogger(__name__)
 
@@ -182,25 +182,32 @@ def _report_path(out: str | Path) -> Path:
     return Path(out).with_suffix(".json")
 
 
-def extend_problem(cfg: CollectConfig, base: str | Path) -> str | None:
-    """Why ``cfg`` cannot extend the finished collection ``base`` (an .hdf5 with its .json report), or None if it can:
-    the report must record the same settings (:func:`_parts_key`) with fewer attempts."""
-    report = _report_path(base)
-    if not Path(base).is_file() or not report.is_file():
-        return f"{base} or its report {report.name} is missing"
+def _base_report(cfg: CollectConfig, base: str | Path) -> tuple[dict | None, str | None]:
+    """(the report of the finished collection ``base``, None) if ``cfg`` can extend it, else (None, why not)."""
+    path = _report_path(base)
+    if not Path(base).is_file() or not path.is_file():
+        return None, f"{base} or its report {path.name} is missing"
     try:
-        saved = json.loads(report.read_text()).get("key")
+        report = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        return f"its report {report} is unreadable ({exc})"
+        return None, f"its report {path} is unreadable ({exc})"
+    saved = report.get("key")
     if not isinstance(saved, dict):
-        return f"its report {report} does not record the settings it was collected with (no 'key')"
+        return None, f"its report {path} does not record the settings it was collected with (no 'key')"
     key = _parts_key(cfg)
     diff = sorted(k for k in key if k != "attempts" and saved.get(k) != key[k])
     if diff:
-        return f"it was collected with other settings (differ: {diff})"
-    if int(saved.get("attempts", 1)) >= cfg.attempts:
-        return f"it already ran {saved.get('attempts', 1)} attempts per seed (this collection runs {cfg.attempts})"
-    return None
+        return None, f"it was collected with other settings (differ: {diff})"
+    ran = int(saved.get("attempts", 1))
+    if ran >= cfg.attempts:
+        return None, f"it already ran {ran} attempts per seed (this collection runs {cfg.attempts})"
+    return report, None
+
+
+def extend_problem(cfg: CollectConfig, base: str | Path) -> str | None:
+    """Why ``cfg`` cannot extend the finished collection ``base`` (an .hdf5 with its .json report), or None if it can:
+    the report must record the same settings (:func:`_parts_key`) with fewer attempts."""
+    return _base_report(cfg, base)[1]
 
 
 def _load_base(cfg: CollectConfig, seeds: Sequence[int]) -> tuple[list[tuple[int, Demo | None, dict]], dict[int, int]]:
@@ -208,21 +215,20 @@ def _load_base(cfg: CollectConfig, seeds: Sequence[int]) -> tuple[list[tuple[int
     the end of its attempts without success, the attempt to go on from."""
     if cfg.extend is None:
         return [], {}
-    problem = extend_problem(cfg, cfg.extend)
+    report, problem = _base_report(cfg, cfg.extend)
     if problem:
         raise ValueError(f"collect.extend={cfg.extend}: cannot extend it: {problem}")
-    report = json.loads(_report_path(cfg.extend).read_text())
     base_attempts = int(report["key"]["attempts"])
-    demos = {d.seed: d for d in read_demos(cfg.extend)}
+    with DemoFile(cfg.extend) as f:  # only the successful demos are kept: read only those
+        demos = {d.seed: d for d in (f.demo(name) for name in f.successful())}
     per_seed = {int(r["seed"]): r for r in report["per_seed"]}
     kept, start = [], {}
     for seed in seeds:
         r = per_seed.get(seed)
         if r is None or "error" in r:
             continue  # not in the base, or it raised there: run from the first attempt
-        result = {k: v for k, v in r.items() if k != "seed"}
         if r["success"] and seed in demos:
-            kept.append((seed, demos[seed], result))
+            kept.append((seed, demos[seed], {k: v for k, v in r.items() if k != "seed"}))
         elif not r["success"] and int(r.get("attempts", 1)) == base_attempts:
             start[seed] = base_attempts
     log.info("extending %s: %d successful seeds kept, %d failed seeds go on from attempt %d",
@@ -337,8 +343,9 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
     if results:
         log.info("resuming: %d of %d seeds already collected in %s", len(results), len(seeds), parts)
     resumed = len(results)
-    results += [k for k in kept if k[0] not in {r[0] for r in results}]
     have = {r[0] for r in results}
+    results += [k for k in kept if k[0] not in have]
+    have |= {k[0] for k in kept}
     todo = [s for s in seeds if s not in have]
     chunks = [todo[i : i + cfg.chunk] for i in range(0, len(todo), cfg.chunk)]
     t0 = time.perf_counter()
