@@ -276,6 +276,109 @@ def test_train_config_errors(tmp_path):
         TrainConfig.from_dict(_train_cfg(tmp_path, stpes=3))
 
 
+@pytest.fixture(scope="module")
+def vae_pipeline(dataset, tmp_path_factory):
+    """A saved pipeline whose VAE had 2 training steps (its latent scale is not set yet)."""
+    from hoi_videogen.training.trainer import train
+
+    out = tmp_path_factory.mktemp("vae")
+    train(TINY, _train_cfg(out, data=str(dataset), stages=["vae"], steps=dict(vae=2)))
+    return out / "pipeline"
+
+
+def test_latent_cache_trains_stages_1_and_2_without_the_clips(dataset, vae_pipeline, tmp_path):
+    """A run that writes the cache and a run that reads it (the clips gone) see the same data: the same losses up to
+    the float16 rounding of the stored latents, and pipelines with the same VAE scale."""
+    import shutil
+
+    from hoi_videogen.training.latent_cache import load_latent_cache
+    from hoi_videogen.training.trainer import train
+
+    data = tmp_path / "clips"
+    shutil.copytree(dataset, data)
+    cache = tmp_path / "cache" / "latents.safetensors"
+    kw = dict(data=str(data), stages=["ma", "video"], init_from=str(vae_pipeline), init_modules=["vae"],
+              latent_cache=str(cache))
+    train(TINY, _train_cfg(tmp_path / "a", **kw))
+    c = load_latent_cache(cache)
+    assert len(c) == 4 and c.latents.dtype == torch.float16 and c.latents.shape[1] == T + 1
+    assert c.info["vae_scale"] != 1.0 and c.texts and all(c.clip_texts)
+    shutil.rmtree(data)  # the second run must not need the clips
+    train(TINY, _train_cfg(tmp_path / "b", **kw, sample_every=3))
+    a, b = _losses(tmp_path / "a"), _losses(tmp_path / "b")
+    assert [r[:2] for r in a] == [r[:2] for r in b] and len(a) == 6
+    np.testing.assert_allclose([float(r[2]) for r in b], [float(r[2]) for r in a], rtol=2e-2)
+    cfg_a = json.loads((tmp_path / "a" / "pipeline" / "vae" / "config.json").read_text())
+    cfg_b = json.loads((tmp_path / "b" / "pipeline" / "vae" / "config.json").read_text())
+    assert cfg_a["scaling_factor"] == cfg_b["scaling_factor"] == c.info["vae_scale"]
+    assert not (tmp_path / "b" / "samples").exists()  # no frames to show: skipped, not a crash
+    # cache_only writes the file and trains nothing
+    s = train(TINY, _train_cfg(tmp_path / "c", **{**kw, "data": str(dataset), "latent_cache": str(tmp_path / "c.st"),
+                                                   "cache_only": True}))
+    assert s["clips"] == 4 and (tmp_path / "c.st").is_file() and not (tmp_path / "c" / "losses.csv").exists()
+
+
+def test_latent_cache_refuses_what_does_not_match(dataset, vae_pipeline, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from hoi_videogen.training.latent_cache import LatentCacheError, load_latent_cache
+    from hoi_videogen.training.trainer import TrainConfig, train
+
+    cache = tmp_path / "latents.safetensors"
+    kw = dict(data=str(dataset), stages=["video"], init_from=str(vae_pipeline), init_modules=["vae"],
+              latent_cache=str(cache), cache_only=True)
+    train(TINY, _train_cfg(tmp_path / "a", **kw))
+    with pytest.raises(LatentCacheError, match="other settings"):
+        train(TINY, _train_cfg(tmp_path / "b", **{**kw, "max_clips": 2}))
+    with pytest.raises(LatentCacheError, match="another VAE"):  # a fresh VAE, not the cache's
+        train(TINY, _train_cfg(tmp_path / "c", **{**kw, "init_modules": ["ma"]}))
+    tensors = load_file(str(cache))
+    tensors.pop("ma")
+    save_file(tensors, str(tmp_path / "no_ma.safetensors"))
+    with pytest.raises(LatentCacheError, match="lacks"):
+        load_latent_cache(tmp_path / "no_ma.safetensors")
+    (tmp_path / "garbled.safetensors").write_bytes(cache.read_bytes()[:100])
+    with pytest.raises(LatentCacheError, match="not a readable"):
+        load_latent_cache(tmp_path / "garbled.safetensors")
+    with pytest.raises(LatentCacheError, match="does not exist"):
+        load_latent_cache(tmp_path / "none.safetensors")
+    with pytest.raises(ValueError, match="training the VAE"):
+        TrainConfig.from_dict(_train_cfg(tmp_path, latent_cache=str(cache)))
+    with pytest.raises(ValueError, match="cache_only needs"):
+        TrainConfig.from_dict(_train_cfg(tmp_path, stages=["video"], cache_only=True))
+    with pytest.raises(ValueError, match="init_modules"):
+        TrainConfig.from_dict(_train_cfg(tmp_path, init_modules=["unet"]))
+
+
+def test_device_choice():
+    from hoi_videogen.training.trainer import TrainConfig, resolve_device
+
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="device must be"):
+        TrainConfig.from_dict(_train_cfg("out", device="gpu"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on the accelerator machine)")
+def test_cuda_training_follows_the_cpu_run(dataset, tmp_path):
+    """The same run on CUDA draws the same batches and noise (CPU generator): losses agree to float tolerance, and a
+    CUDA run killed and resumed equals an uninterrupted one."""
+    from hoi_videogen.training.trainer import train
+
+    cpu = train(TINY, _train_cfg(tmp_path / "cpu", data=str(dataset)))
+    gpu = train(TINY, _train_cfg(tmp_path / "gpu", data=str(dataset), device="cuda"))
+    assert not gpu["interrupted"]
+    a, b = _losses(tmp_path / "cpu"), _losses(tmp_path / "gpu")
+    assert [r[:2] for r in a] == [r[:2] for r in b]
+    np.testing.assert_allclose([float(r[2]) for r in b], [float(r[2]) for r in a], rtol=5e-2)
+    train(TINY, _train_cfg(tmp_path / "split", data=str(dataset), device="cuda", stop_after=6))
+    train(TINY, _train_cfg(tmp_path / "split", data=str(dataset), device="cuda"))
+    np.testing.assert_allclose([float(r[2]) for r in _losses(tmp_path / "split")], [float(r[2]) for r in b], rtol=1e-4)
+    assert cpu["pipeline"] and load_pipeline(tmp_path / "gpu" / "pipeline")
+
+
 def test_hand_refinement_loss_switches_on_after_warmup(dataset, tmp_path):
     """Stage 2 adds eta * HRL (decoded predicted clean frames through a frozen Υ) once the warm-up is over."""
     from hoi_videogen.hands.keypoint_net import KeypointNet, KeypointNetConfig

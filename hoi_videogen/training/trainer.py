@@ -56,6 +56,11 @@ class TrainConfig:
     max_clips: int | None = None  # use at most this many clips (the first in manifest order)
     max_seed: int | None = None  # use only clips with seed < max_seed (keep held-out seeds out of training)
     init_from: str | None = None  # start from the weights of a saved pipeline folder (e.g. to train later stages)
+    init_modules: tuple[str, ...] = STAGES  # which of init_from's modules to load (the others start fresh)
+    device: str = "cpu"  # cpu, cuda, cuda:N or auto (cuda if available); noise is drawn on the CPU either way
+    latent_cache: str | None = None  # file of precomputed latents/masks/text states (latent_cache.py): read if it
+    #                                  exists, else written from `data` first; stages ma/video only
+    cache_only: bool = False  # write latent_cache and exit without training
     vae_fg_weight: float = 10.0  # extra weight of the (dilated) motion area in the VAE loss
     vae_kl_weight: float = 1e-6
     vae_crop: int | None = 64  # train the (convolutional) VAE on random crops this size (half on the MA); None = full
@@ -94,6 +99,16 @@ class TrainConfig:
         if not 0.0 <= self.text_dropout < 1.0 or self.guidance_scale < 0:
             raise ValueError(f"train: text_dropout must be in [0, 1) and guidance_scale >= 0, got {self.text_dropout}, "
                              f"{self.guidance_scale}")
+        self.init_modules = tuple(self.init_modules)
+        if any(m not in STAGES for m in self.init_modules):
+            raise ValueError(f"train: init_modules must be a subset of {STAGES}, got {list(self.init_modules)}")
+        if self.latent_cache and "vae" in self.stages:
+            raise ValueError("train: latent_cache holds the latents of a fixed VAE; it cannot be used while training "
+                             "the VAE (drop 'vae' from stages, and init_from a pipeline with a trained VAE)")
+        if self.cache_only and not self.latent_cache:
+            raise ValueError("train: cache_only needs latent_cache (the file to write)")
+        if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
+            raise ValueError(f"train: device must be cpu, cuda, cuda:N or auto, got {self.device!r}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
@@ -142,11 +157,23 @@ class ClipBank:
         self.kp = torch.stack(self.kp)
         self.vis = torch.stack(self.vis)
 
+    @classmethod
+    def from_cache(cls, cache) -> "ClipBank":
+        """A bank without frames over a :class:`~hoi_videogen.training.latent_cache.LatentCache` (stages ma/video)."""
+        bank = cls.__new__(cls)
+        bank.ids, bank.seeds = list(cache.ids), list(cache.seeds)
+        bank.frames = None
+        bank.ma, bank.kp, bank.vis = cache.ma, cache.kp, cache.vis
+        bank.texts = [[cache.texts[j] for j in c] for c in cache.clip_texts]
+        return bank
+
     def __len__(self) -> int:
         return len(self.ids)
 
     def images(self, idx: np.ndarray | list[int], frame: torch.Tensor | None = None) -> torch.Tensor:
         """Frames as B×3×H×W (``frame[i]`` of clip ``idx[i]``) or B×(T+1)×3×H×W floats in [-1, 1]."""
+        if self.frames is None:
+            raise ValueError("this clip bank holds latents only (a latent cache); it has no frames")
         arr = self.frames[np.asarray(idx)]
         if frame is not None:
             arr = arr[np.arange(len(arr)), frame.numpy()]
@@ -206,10 +233,11 @@ class GeneratorTrainer:
         self.out.mkdir(parents=True, exist_ok=True)
         torch.set_num_threads(max(1, int(tcfg.threads)))
         torch.manual_seed(tcfg.seed)
+        self.device = resolve_device(tcfg.device)
         self.vae, self.ma, self.video = build_models(gcfg)
         self.models = {"vae": self.vae, "ma": self.ma, "video": self.video}
         self.noise = DDPMScheduler(num_train_timesteps=gcfg.num_train_timesteps, beta_schedule=gcfg.beta_schedule)
-        self.alphas = self.noise.alphas_cumprod.float()
+        self.alphas = self.noise.alphas_cumprod.float().to(self.device)
         self.bank = bank
         self.text: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         self.latents: dict[int, torch.Tensor] = {}  # clip -> (T+1)×C×h×w scaled latents (lazy cache)
@@ -223,35 +251,101 @@ class GeneratorTrainer:
         self.steps_this_process = 0
         self._signal = None
         self.hrl_net = None
+        self._data_ready = False
         if tcfg.init_from:
             self._init_from(tcfg.init_from)
+        for m in self.models.values():
+            m.to(self.device)
 
     def _init_from(self, folder: str) -> None:
         from hoi_videogen.pipeline import load_pipeline
 
         pipe = load_pipeline(folder)
         for name, src in (("vae", pipe.vae), ("ma", pipe.ma_denoiser), ("video", pipe.video_denoiser)):
+            if name not in self.tcfg.init_modules:
+                continue
             try:
                 self.models[name].load_state_dict(src.state_dict())
             except RuntimeError as exc:
                 raise ValueError(f"init_from {folder}: its {name} does not match the generator config ({exc})") from None
-        self.vae.register_to_config(scaling_factor=pipe.vae.config.scaling_factor,
-                                    shift_factor=pipe.vae.config.shift_factor)
+        if "vae" in self.tcfg.init_modules:
+            self.vae.register_to_config(scaling_factor=pipe.vae.config.scaling_factor,
+                                        shift_factor=pipe.vae.config.shift_factor)
 
     # ----------------------------------------------------------------------------------------------- setup
     def _load_data(self) -> None:
-        if self.bank is None:
-            self.bank = ClipBank(self.tcfg.data, self.gcfg.resolution, self.gcfg.num_frames, self.tcfg.max_clips,
-                                 self.tcfg.max_seed)
-        if not self.text:
-            from hoi_videogen.models.text import load_text_encoder
+        if self._data_ready:
+            return
+        cache = Path(self.tcfg.latent_cache) if self.tcfg.latent_cache else None
+        if self.bank is None and cache is not None and cache.is_file():
+            self._use_cache(cache)
+        else:
+            if self.bank is None:
+                self.bank = ClipBank(self.tcfg.data, self.gcfg.resolution, self.gcfg.num_frames, self.tcfg.max_clips,
+                                     self.tcfg.max_seed)
+            if not self.text:
+                from hoi_videogen.models.text import load_text_encoder
 
-            enc = load_text_encoder(self.gcfg.text_max_length, "cpu")
-            texts = self.bank.all_texts()
-            for i in range(0, len(texts), 64):
-                tok, pooled = enc(texts[i:i + 64])
-                for j, t in enumerate(texts[i:i + 64]):
-                    self.text[t] = (tok[j], pooled[j])
+                enc = load_text_encoder(self.gcfg.text_max_length, "cpu")
+                texts = self.bank.all_texts()
+                for i in range(0, len(texts), 64):
+                    tok, pooled = enc(texts[i:i + 64])
+                    for j, t in enumerate(texts[i:i + 64]):
+                        self.text[t] = (tok[j], pooled[j])
+            if cache is not None:
+                self._write_cache(cache)
+        dev = self.device
+        self.bank.ma, self.bank.kp, self.bank.vis = self.bank.ma.to(dev), self.bank.kp.to(dev), self.bank.vis.to(dev)
+        self.text = {t: (tok.to(dev), pooled.to(dev)) for t, (tok, pooled) in self.text.items()}
+        self._data_ready = True
+
+    def _cache_selection(self) -> dict[str, Any]:
+        return {"data": str(self.tcfg.data), "max_seed": self.tcfg.max_seed, "max_clips": self.tcfg.max_clips,
+                "resolution": self.gcfg.resolution, "num_frames": self.gcfg.num_frames,
+                "latent_channels": self.gcfg.latent_channels, "text_max_length": self.gcfg.text_max_length}
+
+    def _write_cache(self, path: Path) -> None:
+        """Encode every clip with the current VAE and save latents, masks, keypoints and text states to ``path``."""
+        from hoi_videogen.training.latent_cache import LatentCache, save_latent_cache, vae_fingerprint
+
+        self._prepare_latent_stats()
+        lat = torch.stack([self.clip_latents(i).cpu() for i in tqdm(range(len(self.bank)), desc="encode clips",
+                                                                      leave=False)])
+        texts = list(self.text)
+        where = {t: k for k, t in enumerate(texts)}
+        cache = LatentCache(
+            latents=lat, ma=(self.bank.ma.cpu() > 0.5).to(torch.uint8), kp=self.bank.kp.cpu(), vis=self.bank.vis.cpu(),
+            texts=texts, text_tokens=torch.stack([self.text[t][0].cpu() for t in texts]),
+            text_pooled=torch.stack([self.text[t][1].cpu() for t in texts]),
+            clip_texts=[[where[t] for t in ts] for ts in self.bank.texts], ids=self.bank.ids, seeds=self.bank.seeds,
+            info={"vae": vae_fingerprint(self.vae), "vae_shift": float(self.vae.config.shift_factor or 0.0),
+                  "vae_scale": float(self.vae.config.scaling_factor), **self._cache_selection()})
+        save_latent_cache(path, cache)
+        print(f"[train] latent cache: {len(self.bank)} clips, {len(texts)} texts -> {path} "
+              f"({path.stat().st_size / 1e6:.1f} MB)")
+
+    def _use_cache(self, path: Path) -> None:
+        from hoi_videogen.training.latent_cache import LatentCacheError, load_latent_cache, vae_fingerprint
+
+        cache = load_latent_cache(path)
+        if cache.info.get("vae") != vae_fingerprint(self.vae):
+            raise LatentCacheError(f"latent cache {path} was encoded with another VAE than this run's (init_from / "
+                                   "checkpoint); delete it or give another latent_cache path")
+        stats = (float(cache.info["vae_scale"]), float(cache.info["vae_shift"]))
+        mine = (float(self.vae.config.scaling_factor), float(self.vae.config.shift_factor or 0.0))
+        if mine == (1.0, 0.0):  # stats not computed yet: the cache's are the ones computed from these clips
+            self.vae.register_to_config(scaling_factor=stats[0], shift_factor=stats[1])
+        elif mine != stats:
+            raise LatentCacheError(f"latent cache {path} was encoded with latent scale/shift {stats}, this run's VAE "
+                                   f"has {mine}")
+        want = self._cache_selection()
+        diff = {k: (cache.info.get(k), v) for k, v in want.items() if cache.info.get(k) != v}
+        if diff:
+            raise LatentCacheError(f"latent cache {path} was made with other settings (cache vs run): {diff}")
+        self.bank = ClipBank.from_cache(cache)
+        self.text = {t: (cache.text_tokens[k], cache.text_pooled[k]) for k, t in enumerate(cache.texts)}
+        self.latents = {i: cache.latents[i].float().to(self.device) for i in range(len(cache))}
+        self._stats_done = True
 
     @property
     def stage(self) -> str | None:
@@ -270,6 +364,7 @@ class GeneratorTrainer:
         self.sched = get_scheduler(self.tcfg.lr_schedule, self.opt, num_warmup_steps=self.tcfg.warmup_steps,
                                    num_training_steps=int(self.tcfg.steps[stage]))
         self.ema = EMAModel(params, decay=self.tcfg.ema_decay, use_ema_warmup=True, power=3 / 4)
+        self.ema.to(self.device)
         self.sampler = Sampler(len(self.bank), self.tcfg.seed, STAGES.index(stage))
         if stage in ("ma", "video"):
             self._prepare_latent_stats()
@@ -287,10 +382,8 @@ class GeneratorTrainer:
         if self.vae.config.scaling_factor == 1.0 and self.vae.config.shift_factor == 0.0:
             idx = np.arange(min(len(self.bank), 64))
             with torch.no_grad():
-                z = torch.cat([self.vae.encode(self.bank.images([i], torch.tensor([0]))).latent_dist.mode()
-                               for i in idx] + [
-                    self.vae.encode(self.bank.images([i], torch.tensor([self.gcfg.num_frames // 2]))).latent_dist.mode()
-                    for i in idx])
+                z = torch.cat([self.vae.encode(self.bank.images([i], torch.tensor([f])).to(self.device)).latent_dist.mode()
+                               for f in (0, self.gcfg.num_frames // 2) for i in idx])
             shift, std = float(z.mean()), float(z.std())
             self.vae.register_to_config(shift_factor=shift, scaling_factor=1.0 / max(std, 1e-6))
         self._stats_done = True
@@ -298,7 +391,7 @@ class GeneratorTrainer:
     def clip_latents(self, i: int) -> torch.Tensor:
         if i not in self.latents:
             with torch.no_grad():
-                x = self.bank.images([i])[0]
+                x = self.bank.images([i])[0].to(self.device)
                 z = self.vae.encode(x).latent_dist.mode()
                 self.latents[i] = (z - self.vae.config.shift_factor) * self.vae.config.scaling_factor
         return self.latents[i]
@@ -309,20 +402,20 @@ class GeneratorTrainer:
         tok = torch.stack([self.text[t][0] for t in texts])
         pooled = torch.stack([self.text[t][1] for t in texts])
         if self.tcfg.text_dropout > 0:  # classifier-free guidance: sometimes no text at all (zeros)
-            keep = (torch.rand(len(idx), generator=self.g) >= self.tcfg.text_dropout).float()
+            keep = (torch.rand(len(idx), generator=self.g) >= self.tcfg.text_dropout).float().to(self.device)
             tok, pooled = tok * keep[:, None, None], pooled * keep[:, None]
         return tok, pooled
 
     # ------------------------------------------------------------------------------------------- step losses
     def loss_vae(self, idx: list[int]) -> dict[str, torch.Tensor]:
         frame = torch.randint(0, self.gcfg.num_frames + 1, (len(idx),), generator=self.g)
-        x = self.bank.images(idx, frame)
+        x = self.bank.images(idx, frame).to(self.device)
         w = foreground_weight(self.bank.ma[idx].float(), self.tcfg.vae_fg_weight)
         c = self.tcfg.vae_crop
         if c and c < x.shape[-1]:
             x, w = self._crops(x, w, self.bank.ma[idx], int(c))
         post = self.vae.encode(x).latent_dist
-        z = post.mean + post.std * torch.randn(post.mean.shape, generator=self.g)
+        z = post.mean + post.std * self._randn(post.mean.shape)
         rec = self.vae.decode(z).sample
         recon = weighted_recon_loss(rec, x, w)
         kl = post.kl().mean() / x[0].numel()
@@ -345,9 +438,13 @@ class GeneratorTrainer:
             ws.append(w[i, :, y0:y0 + c, x0:x0 + c])
         return torch.stack(xs), torch.stack(ws)
 
+    def _randn(self, shape) -> torch.Tensor:
+        """Noise from the run's CPU generator (the same numbers on any device), moved to the device."""
+        return torch.randn(shape, generator=self.g).to(self.device)
+
     def _noisy(self, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        t = torch.randint(0, self.gcfg.num_train_timesteps, (x0.shape[0],), generator=self.g)
-        eps = torch.randn(x0.shape, generator=self.g)
+        t = torch.randint(0, self.gcfg.num_train_timesteps, (x0.shape[0],), generator=self.g).to(self.device)
+        eps = self._randn(x0.shape)
         ab = self.alphas[t].view(-1, *([1] * (x0.ndim - 1)))
         return ab.sqrt() * x0 + (1 - ab).sqrt() * eps, t, eps, ab
 
@@ -387,14 +484,15 @@ class GeneratorTrainer:
 
             self.hrl_net = load_keypoint_net(self.tcfg.keypoint_net)
             self.hrl_net.requires_grad_(False)
+        self.hrl_net.to(self.device)
         b, f = x_t.shape[:2]
         k = min(self.tcfg.hrl_frames, f)
-        frames = torch.stack([torch.randperm(f, generator=self.g)[:k] for _ in range(b)])  # B×k
-        rows = torch.arange(b)[:, None]
+        frames = torch.stack([torch.randperm(f, generator=self.g)[:k] for _ in range(b)]).to(self.device)  # B×k
+        rows = torch.arange(b, device=self.device)[:, None]
         x0 = predicted_x0(x_t[rows, frames], pred[rows, frames], ab.view(b, 1, 1, 1, 1), self.video.prediction_type)
         x0 = self.video.from_target(x0, ctx)
         z = x0.flatten(0, 1) / self.vae.config.scaling_factor + self.vae.config.shift_factor
-        img = self.vae.decode(z).sample.view(b, k, 3, *self.bank.frames.shape[2:4])
+        img = self.vae.decode(z).sample.view(b, k, 3, self.gcfg.resolution, self.gcfg.resolution)
         kp = self.bank.kp[idx][rows, frames]
         vis = self.bank.vis[idx][rows, frames]
         return hand_refinement_loss(img, kp, vis, self.hrl_net)
@@ -444,6 +542,7 @@ class GeneratorTrainer:
                 self.opt.load_state_dict(st["opt"])
                 self.sched.load_state_dict(st["sched"])
                 self.ema.load_state_dict(st["ema"])
+                self.ema.to(self.device)
                 self.sampler.epoch, self.sampler.cursor = st["sampler"]["epoch"], st["sampler"]["cursor"]
         return True
 
@@ -457,6 +556,9 @@ class GeneratorTrainer:
     def write_samples(self, stage: str) -> None:
         from hoi2robot.media import write_image, write_video
 
+        if self.bank.frames is None:
+            print(f"[train] no samples at {stage} step {self.step}: a latent-cache run has no frames to show")
+            return
         folder = self.out / "samples"
         folder.mkdir(exist_ok=True)
         n = min(4, len(self.bank))
@@ -469,7 +571,9 @@ class GeneratorTrainer:
             tag = f"{stage}_{self.step:06d}"
             if stage == "vae":
                 x = self.bank.images(idx, torch.full((n,), self.gcfg.num_frames // 2))
-                rec = self.vae.decode(self.vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
+                x = x.to(self.device)
+                rec = self.vae.decode(self.vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1).cpu()
+                x = x.cpu()
                 img = torch.cat([torch.cat(list(x), -1), torch.cat(list(rec), -1)], -2)
                 write_image(folder / f"{tag}.png", _to_uint8(img))
             else:
@@ -480,7 +584,8 @@ class GeneratorTrainer:
                     text = self.bank.texts[i][0]
                     gt = self.bank.ma[i, 0].numpy()
                     if stage == "ma":
-                        soft = pipe.sample_mask(pipe.encode_frames(_to_tensor(ctx)), *pipe.encode_text([text]),
+                        soft = pipe.sample_mask(pipe.encode_frames(_to_tensor(ctx).to(self.device)),
+                                                *pipe.encode_text([text]),
                                                 self.tcfg.sample_steps, torch.Generator().manual_seed(0))
                         pred = pipe.mask_to_image(soft)
                         tiles.append(np.concatenate([ctx, np.repeat((gt * 255).astype(np.uint8)[..., None], 3, -1),
@@ -528,6 +633,9 @@ class GeneratorTrainer:
     def run(self) -> dict[str, Any]:
         """Train the remaining stages (resuming if a checkpoint exists); returns a summary."""
         resumed = self.load_checkpoint()
+        if self.tcfg.cache_only:
+            self._load_data()
+            return {"out": str(self.out), "latent_cache": str(self.tcfg.latent_cache), "clips": len(self.bank)}
         if self.tcfg.export_only:
             if not resumed:
                 raise FileNotFoundError(f"export_only: no checkpoint in {self.out}")
@@ -618,6 +726,10 @@ class GeneratorTrainer:
             "final": {s: next((r for r in reversed(self.history) if r["stage"] == s), None) for s in STAGES},
         }
         if not interrupted:
+            for m in self.models.values():  # export from the CPU: the saved folder is the same from any device
+                m.to("cpu")
+            if self.ema is not None:
+                self.ema.to("cpu")
             summary["pipeline"] = str(self.export(self.out / "pipeline"))
             if self.tcfg.export:
                 summary["export"] = str(self.export(self.tcfg.export))
@@ -625,6 +737,19 @@ class GeneratorTrainer:
             info = {"summary": summary, "generator": self.gcfg.to_dict(), "train": asdict(self.tcfg)}
             (self.out / "train_info.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
         return summary
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda if available, else cpu; a cuda device that is not there is an error, not a silent CPU run."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"train: device={name} but torch sees no CUDA device (use device=cpu or auto)")
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls/convs: the speed the accelerator is used for
+        torch.backends.cudnn.allow_tf32 = True
+    return dev
 
 
 def _to_uint8(img: torch.Tensor) -> np.ndarray:
