@@ -7,7 +7,7 @@ nor the text encoder package (88 MB), and a 1,200-clip set fits in about 10 MB. 
 to an accelerator machine that has no MuJoCo, no clips and no text encoder.
 
 One safetensors file: tensors ``latents`` (N×(T+1)×C×h×w float16, context first, already shifted and scaled),
-``ma`` (N×1×H×W uint8), ``kp`` (N×T×21×2) / ``vis`` (N×T×21 uint8), ``text_tokens`` (K×L×D) / ``text_pooled``
+``ma`` (the binary N×1×H×W masks, bit-packed along the last axis), ``kp`` (N×T×21×2) / ``vis`` (N×T×21 uint8), ``text_tokens`` (K×L×D) / ``text_pooled``
 (K×D); metadata ``info`` (JSON): clip ids, seeds, each clip's instruction indices into ``texts``, the VAE's
 fingerprint and latent shift/scale, and the settings the set was selected with. A cache made with another VAE, generator format or clip selection is
 refused with the reason, never silently reused.
@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = ["LatentCache", "LatentCacheError", "vae_fingerprint", "save_latent_cache", "load_latent_cache"]
 
-VERSION = 1
+VERSION = 2
 
 
 class LatentCacheError(ValueError):
@@ -70,11 +71,11 @@ def save_latent_cache(path: str | Path, cache: LatentCache) -> Path:
         raise LatentCacheError(f"latent cache: {n} ids but tensors of {cache.latents.shape[0]}/{cache.ma.shape[0]} clips")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    info = dict(cache.info, version=VERSION, ids=cache.ids, seeds=[int(s) for s in cache.seeds], texts=cache.texts,
+    info = dict(cache.info, version=VERSION, ma_width=int(cache.ma.shape[-1]), ids=cache.ids, seeds=[int(s) for s in cache.seeds], texts=cache.texts,
                 clip_texts=cache.clip_texts)
     tensors = {
         "latents": cache.latents.to(torch.float16).contiguous(),
-        "ma": cache.ma.to(torch.uint8).contiguous(),
+        "ma": torch.from_numpy(np.packbits(cache.ma.numpy() > 0, axis=-1)),
         "kp": cache.kp.float().contiguous(),
         "vis": cache.vis.to(torch.uint8).contiguous(),
         "text_tokens": cache.text_tokens.float().contiguous(),
@@ -111,6 +112,7 @@ def load_latent_cache(path: str | Path) -> LatentCache:
     if info.get("version") != VERSION:
         raise LatentCacheError(f"latent cache {path} has version {info.get('version')}, this code reads {VERSION}")
     ids, texts, clip_texts = info.pop("ids"), info.pop("texts"), info.pop("clip_texts")
+    ma = torch.from_numpy(np.unpackbits(tensors["ma"].numpy(), axis=-1, count=int(info.pop("ma_width"))))
     seeds = info.pop("seeds")
     n = len(ids)
     if tensors["latents"].shape[0] != n or tensors["text_tokens"].shape[0] != len(texts):
@@ -118,6 +120,6 @@ def load_latent_cache(path: str | Path) -> LatentCache:
                                f"{tuple(tensors['latents'].shape)} / {tuple(tensors['text_tokens'].shape)}")
     if any(not 0 <= j < len(texts) for c in clip_texts for j in c):
         raise LatentCacheError(f"latent cache {path}: a clip refers to a text index outside 0..{len(texts) - 1}")
-    return LatentCache(latents=tensors["latents"], ma=tensors["ma"], kp=tensors["kp"], vis=tensors["vis"].bool(),
+    return LatentCache(latents=tensors["latents"], ma=ma, kp=tensors["kp"], vis=tensors["vis"].bool(),
                        texts=texts, text_tokens=tensors["text_tokens"], text_pooled=tensors["text_pooled"],
                        clip_texts=clip_texts, ids=ids, seeds=seeds, info=info)
