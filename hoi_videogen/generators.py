@@ -12,15 +12,18 @@ config's remaining keys as keyword arguments and returns an object with the :cla
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from hoi2robot.contracts import CameraModel, GeneratedVideo
 
-__all__ = ["GENERATORS", "VideoGenerator", "register_generator", "build_generator", "ProgressFn"]
+__all__ = ["GENERATORS", "VideoGenerator", "register_generator", "build_generator", "ProgressFn",
+           "weights_fingerprint"]
 
 ProgressFn = Callable[[float], None]
 """Called with the fraction of the generation done, in [0, 1]; may raise to cancel (e.g. on a ROS cancel)."""
@@ -61,6 +64,30 @@ def register_generator(name: str, target: str | Callable[..., VideoGenerator]) -
     if not name or not isinstance(name, str):
         raise ValueError(f"generator name must be a non-empty string, got {name!r}")
     GENERATORS[name] = target  # type: ignore[assignment]
+
+
+def weights_fingerprint(cfg: Mapping[str, Any]) -> str | None:
+    """A short sha256 of the weight and config files a generator config loads (its ``path`` folder, or the shipped
+    weights of ``tiny`` without one); None for a backend that loads none (e.g. ``engine``).
+
+    Demo collections record it, so that seeds generated with other weights are never reused as if they were the same.
+    """
+    path = cfg.get("path")
+    if path is None and cfg.get("name") == "tiny":
+        from hoi_videogen.pipeline import TINY_WEIGHTS
+
+        path = TINY_WEIGHTS
+    if path is None:
+        return None
+    root = Path(path)
+    files = sorted(f for f in root.rglob("*") if f.is_file() and f.suffix in (".safetensors", ".bin", ".json"))
+    if not files:
+        raise FileNotFoundError(f"generator weights folder {root} has no weight files")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def build_generator(cfg: Mapping[str, Any]) -> VideoGenerator:

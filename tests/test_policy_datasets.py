@@ -377,6 +377,13 @@ def test_collect_with_more_attempts_extends_a_finished_collection(tmp_path, monk
     _demos(table, demos / "Lift_noisy_x2_3.hdf5", "Lift", "noisy", 2)  # there: nothing collected
     assert [(c.attempts, c.extend) for c in seen] == [(8, str(demos / "Lift_noisy_x4_3.hdf5")),
                                                        (3, str(demos / "Lift_noisy_x2_3.hdf5"))]
+    # ... and refuses a finished set made another way (here: another retargeter) instead of reusing it silently
+    monkeypatch.setenv("HOI2ROBOT_RETARGET", '{"objects": {"grasp_yaw": "least_turn"}}')
+    with pytest.raises(ValueError, match=r"other settings \(differ: \['env'\]\).*another root"):
+        _demos(table, demos / "Lift_noisy_x2_3.hdf5", "Lift", "noisy", 2)
+    table.reuse_only = True  # re-tabulating old results is still allowed
+    assert _demos(table, demos / "Lift_noisy_x2_3.hdf5", "Lift", "noisy", 2) == demos / "Lift_noisy_x2_3.hdf5"
+    assert len(seen) == 2
 
 
 def test_demo_stats_splits_retried_seeds_and_measures_action_disagreement(tmp_path):
@@ -416,3 +423,34 @@ def test_demo_stats_splits_retried_seeds_and_measures_action_disagreement(tmp_pa
     assert (first["steps_after_close"], first["gripper_toggles"]) == (12, 1)
     assert first["grasp_offset_cm"] == pytest.approx(100 * np.sqrt(3) * 0.01)
     assert json.loads((tmp_path / "stats.json").read_text())["groups"]["g retried"]["demos"] == 4
+
+
+def test_generated_collections_are_keyed_by_the_generator_weights(tmp_path, monkeypatch):
+    """Seeds generated with other weights under the same generator name or path are not reused or extended."""
+    from hoi_videogen.generators import weights_fingerprint
+    from policy.datasets.collect import CollectConfig, _parts_key, extend_problem
+
+    folder = tmp_path / "gen"
+    (folder / "video_denoiser").mkdir(parents=True)
+    weights = folder / "video_denoiser" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(b"first")
+    (folder / "model_index.json").write_text("{}")
+    monkeypatch.setenv("HOI2ROBOT_GENERATOR", json.dumps({"name": "tiny", "path": str(folder)}))
+    cfg = CollectConfig(task="Lift", source="generated", attempts=2)
+    first = _parts_key(cfg)
+    base = tmp_path / "x1.hdf5"
+    base.write_bytes(b"")
+    base.with_suffix(".json").write_text(json.dumps({"key": {**first, "attempts": 1}}))
+    assert extend_problem(cfg, base) is None
+    weights.write_bytes(b"retrained")
+    second = _parts_key(cfg)
+    assert first["env"] == second["env"] and first["generator_weights"] != second["generator_weights"]
+    assert "differ: ['generator_weights']" in extend_problem(cfg, base)
+    (folder / "RECIPE.md").write_text("notes")  # documents are not weights
+    assert _parts_key(cfg) == second
+    monkeypatch.delenv("HOI2ROBOT_GENERATOR")  # the shipped tiny weights
+    assert _parts_key(cfg)["generator_weights"] == weights_fingerprint({"name": "tiny"}) != second["generator_weights"]
+    assert "generator_weights" not in _parts_key(CollectConfig(task="Lift", source="expert"))
+    assert weights_fingerprint({"name": "engine"}) is None
+    with pytest.raises(FileNotFoundError, match="no weight files"):
+        weights_fingerprint({"name": "tiny", "path": str(tmp_path / "empty")})

@@ -173,9 +173,16 @@ def parts_dir(cfg: CollectConfig) -> Path:
 
 
 def _parts_key(cfg: CollectConfig) -> dict[str, Any]:
-    """What a saved seed depends on; a rerun reuses saved seeds only if all of it is the same."""
-    return {"task": cfg.task, "source": cfg.source, "cameras": list(cfg.cameras), "image_size": list(cfg.image_size),
-            "render": cfg.render, "attempts": cfg.attempts, "env": {k: os.environ.get(k) for k in ROW_ENV}}
+    """What a saved seed depends on; a rerun reuses saved seeds only if all of it is the same. For the ``generated``
+    source that includes the generator's weights (their fingerprint), not only their name or path."""
+    key = {"task": cfg.task, "source": cfg.source, "cameras": list(cfg.cameras), "image_size": list(cfg.image_size),
+           "render": cfg.render, "attempts": cfg.attempts, "env": {k: os.environ.get(k) for k in ROW_ENV}}
+    if cfg.source == "generated":
+        from hoi_videogen.generators import weights_fingerprint
+        from hoi_videogen.rows import GeneratedRowConfig
+
+        key["generator_weights"] = weights_fingerprint(GeneratedRowConfig.from_env().generator)
+    return key
 
 
 def _report_path(out: str | Path) -> Path:
