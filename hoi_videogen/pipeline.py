@@ -68,19 +68,6 @@ def paste_background(frames: np.ndarray, context: np.ndarray, ma_mask: np.ndarra
     return np.where(keep[None, :, :, None], frames, context[None]).astype(np.uint8)
 
 
-def convex_hull_mask(mask: np.ndarray) -> np.ndarray:
-    """The filled convex hull of a {0, 1} mask's pixels (same shape and dtype)."""
-    import cv2
-
-    ys, xs = np.nonzero(mask >= 0.5)
-    if len(ys) == 0:
-        return mask.copy()
-    hull = cv2.convexHull(np.stack([xs, ys], 1).astype(np.int32))
-    out = np.zeros(mask.shape, np.uint8)
-    cv2.fillConvexPoly(out, hull, 1)
-    return np.maximum(out.astype(mask.dtype), (mask >= 0.5).astype(mask.dtype))
-
-
 def _rep(cond: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """``cond`` repeated along the batch to match ``x`` (the guided pass doubles the batch)."""
     return cond if cond.shape[0] == x.shape[0] else cond.repeat(x.shape[0] // cond.shape[0], *([1] * (cond.ndim - 1)))
@@ -102,13 +89,11 @@ class HOIVideoPipeline(DiffusionPipeline):
         name: str = "tiny",
         mask_smooth: int = 3,
         guidance_scale: float = 1.0,
-        mask_hull: bool = False,
     ) -> None:
         super().__init__()
         self.register_modules(vae=vae, ma_denoiser=ma_denoiser, video_denoiser=video_denoiser, scheduler=scheduler)
         self.register_to_config(fps=float(fps), text_max_length=int(text_max_length), name=str(name),
-                                mask_smooth=int(mask_smooth), guidance_scale=float(guidance_scale),
-                                mask_hull=bool(mask_hull))
+                                mask_smooth=int(mask_smooth), guidance_scale=float(guidance_scale))
         self._text = None
 
     # ------------------------------------------------------------------------------------------------ helpers
@@ -193,24 +178,18 @@ class HOIVideoPipeline(DiffusionPipeline):
                 callback(i + 1)
         return self.video_denoiser.from_target(x, context_latent)
 
-    def mask_to_image(self, soft: torch.Tensor, hull: bool | None = None) -> np.ndarray:
+    def mask_to_image(self, soft: torch.Tensor) -> np.ndarray:
         """Stage-1 output (1×1×M×M) -> the H×W float32 {0, 1} MA mask at the frame resolution.
 
         The soft mask is box-filtered (``mask_smooth``×``mask_smooth`` cells; 0/1 = off) before upsampling and the
-        0.5 threshold: the motion area is one smooth region, isolated cells are sampling noise. With ``hull``
-        (None = the pipeline's ``mask_hull``) the mask becomes the convex hull of its pixels: sampled masks often
-        come as separate blobs at the arm's entry and at the object, and the arm between them would be pasted over
-        by the context frame.
+        0.5 threshold: the motion area is one smooth region, isolated cells are sampling noise.
         """
         r = self.resolution
         k = int(self.config.get("mask_smooth", 0) or 0)
         if k > 1:
             soft = F.avg_pool2d(soft, k, stride=1, padding=k // 2, count_include_pad=False)
         up = F.interpolate(soft, size=(r, r), mode="bilinear", align_corners=False)[0, 0]
-        mask = (up >= 0.5).float().cpu().numpy().astype(np.float32)
-        if (self.config.get("mask_hull", False) if hull is None else hull) and mask.any():
-            mask = convex_hull_mask(mask)
-        return mask
+        return (up >= 0.5).float().cpu().numpy().astype(np.float32)
 
     def decode_region(self, latents: torch.Tensor, mask: np.ndarray, margin: int = 2) -> np.ndarray:
         """Decode F×C×h×w latents to F×H×W×3 uint8 frames, only inside the MA's bounding box (+ margin latent cells).
@@ -242,7 +221,6 @@ class HOIVideoPipeline(DiffusionPipeline):
         seed: int = 0,
         progress: Callable[[float], None] | None = None,
         guidance_scale: float | None = None,
-        ma_hull: bool | None = None,
     ) -> GeneratedVideo:
         """Generate a video of a hand doing ``instruction`` in ``image``.
 
@@ -256,8 +234,6 @@ class HOIVideoPipeline(DiffusionPipeline):
             progress: called with the fraction done in [0, 1] (may raise to cancel).
             guidance_scale: classifier-free guidance on the instruction in both stages (None = the pipeline's
                 config value; 1 = none; > 1 needs a model trained with ``text_dropout``).
-            ma_hull: fill the sampled motion area's convex hull (None = the pipeline's ``mask_hull``; see
-                :meth:`mask_to_image`). A given ``ma_mask`` is used as it is.
         """
         image = check_image(image, self.resolution)
         if not isinstance(instruction, str) or not instruction.strip():
@@ -280,7 +256,7 @@ class HOIVideoPipeline(DiffusionPipeline):
         tokens, pooled = self.encode_text([instruction])
         if ma_mask is None:
             soft = self.sample_mask(ctx, tokens, pooled, ma_steps, generator, report, scale)
-            mask = self.mask_to_image(soft, hull=ma_hull)
+            mask = self.mask_to_image(soft)
         else:
             mask = np.asarray(ma_mask, np.float32)
             if mask.shape != image.shape[:2]:
@@ -303,9 +279,8 @@ class TinyGenerator:
     name = "tiny"
 
     def __init__(self, pipe: HOIVideoPipeline, num_inference_steps: int = 20, ma_inference_steps: int | None = None,
-                 guidance_scale: float | None = None, ma_hull: bool | None = None):
+                 guidance_scale: float | None = None):
         self.pipe = pipe
-        self.ma_hull = ma_hull
         self.num_inference_steps = int(num_inference_steps)
         self.ma_inference_steps = ma_inference_steps
         self.guidance_scale = guidance_scale
@@ -323,7 +298,7 @@ class TinyGenerator:
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
         return self.pipe(image, instruction, num_inference_steps=self.num_inference_steps, generator=gen,
                          ma_inference_steps=self.ma_inference_steps, seed=int(seed), progress=progress,
-                         guidance_scale=self.guidance_scale, ma_mask=ma_mask, ma_hull=self.ma_hull)
+                         guidance_scale=self.guidance_scale, ma_mask=ma_mask)
 
 
 def load_pipeline(path: str | os.PathLike, device: str = "cpu") -> HOIVideoPipeline:
@@ -339,10 +314,9 @@ def load_pipeline(path: str | os.PathLike, device: str = "cpu") -> HOIVideoPipel
 
 
 def load_tiny_generator(path: str | None = None, num_inference_steps: int = 20, device: str = "cpu",
-                        ma_inference_steps: int | None = None, guidance_scale: float | None = None,
-                        ma_hull: bool | None = None) -> TinyGenerator:
+                        ma_inference_steps: int | None = None, guidance_scale: float | None = None) -> TinyGenerator:
     """The shipped ``tiny`` generator (``hoi_videogen/weights/tiny/``), or the pipeline folder at ``path``
-    (``guidance_scale`` / ``ma_hull`` None = the values saved with the pipeline)."""
+    (``guidance_scale`` None = the value saved with the pipeline)."""
     pipe = load_pipeline(TINY_WEIGHTS if path is None else path, device=device)
     return TinyGenerator(pipe, num_inference_steps=num_inference_steps, ma_inference_steps=ma_inference_steps,
-                         guidance_scale=guidance_scale, ma_hull=ma_hull)
+                         guidance_scale=guidance_scale)

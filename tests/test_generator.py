@@ -121,37 +121,6 @@ def test_background_paste_is_bit_exact(pipe):
     assert (out[:, 1, 2] == 7).all() and (out.sum() == 2 * (15 * 3 * 200 + 3 * 7))
 
 
-def test_motion_area_hull_joins_the_blobs_of_a_sampled_mask(pipe, monkeypatch):
-    """ma_hull fills the convex hull of the sampled mask (two blobs -> one region covering the path between them);
-    the pixels outside the hull are still pasted from the context, and the default leaves the mask as sampled."""
-    from hoi_videogen.pipeline import convex_hull_mask
-
-    m = np.zeros((16, 16), np.float32)
-    m[2:5, 2:5] = 1
-    m[10:13, 10:13] = 1
-    h = convex_hull_mask(m)
-    assert h[7, 7] == 1 and h[2, 12] == 0 and (h >= m).all() and h.dtype == m.dtype
-    assert not convex_hull_mask(np.zeros((4, 4), np.float32)).any()
-
-    blobs = torch.full((1, 1, 8, 8), -1.0)  # what stage 1 returns: two separate blobs in the mask's value range
-    blobs[..., 0:2, 0:2] = 1
-    blobs[..., 6:8, 6:8] = 1
-    monkeypatch.setattr(type(pipe), "sample_mask", lambda self, *a, **k: (blobs + 1) / 2)
-    image = _image(4)
-    plain = pipe(image, "lift the cube", num_inference_steps=1)
-    filled = pipe(image, "lift the cube", num_inference_steps=1, ma_hull=True)
-    assert filled.ma_mask.sum() > plain.ma_mask.sum() and (filled.ma_mask >= plain.ma_mask).all()
-    centre = RES // 2
-    assert plain.ma_mask[centre, centre] == 0 and filled.ma_mask[centre, centre] == 1
-    outside = filled.ma_mask < 0.5
-    assert np.array_equal(filled.frames[:, outside], np.broadcast_to(image[outside], filled.frames[:, outside].shape))
-    pipe.register_to_config(mask_hull=True)  # saved with a pipeline, the default for its generator
-    try:
-        np.testing.assert_array_equal(pipe(image, "lift the cube", num_inference_steps=1).ma_mask, filled.ma_mask)
-    finally:
-        pipe.register_to_config(mask_hull=False)
-
-
 def test_save_load_round_trip_same_samples(pipe, tmp_path):
     pipe.vae.register_to_config(scaling_factor=1.7, shift_factor=0.1)
     a = pipe(_image(1), "stack the red cube", num_inference_steps=3, generator=torch.Generator().manual_seed(5))
