@@ -454,3 +454,27 @@ def test_generated_collections_are_keyed_by_the_generator_weights(tmp_path, monk
     assert weights_fingerprint({"name": "engine"}) is None
     with pytest.raises(FileNotFoundError, match="no weight files"):
         weights_fingerprint({"name": "tiny", "path": str(tmp_path / "empty")})
+
+
+def test_generated_yield_pairs_first_attempts_per_seed(tmp_path):
+    """bench/generated_yield.py: only the seeds both reports have count, a retried success is a first-attempt
+    failure, and the exact McNemar p-value follows the discordant seeds."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generated_yield",
+                                                  Path(__file__).resolve().parents[1] / "bench/generated_yield.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    a = {"per_seed": [{"seed": s, "success": s in (0, 1), "detection_rate": 0.5} for s in range(6)]
+         + [{"seed": 6, "success": True, "attempts": 3, "detection_rate": 0.5}]}
+    b = {"per_seed": [{"seed": s, "success": s in (1, 2, 3, 4, 6), "detection_rate": 1.0} for s in range(1, 8)]}
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    rec = mod.main(["--pair", "Lift", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--labels", "old", "new",
+                    "--out", str(tmp_path / "y.json")])
+    r = rec["tasks"]["Lift"]
+    assert (r["seeds"], r["first_seed"], r["last_seed"]) == (6, 1, 6)  # seed 0 only in a, seed 7 only in b
+    assert (r["success_a"], r["success_b"], r["both"], r["only_a"], r["only_b"]) == (1, 5, 1, 0, 4)
+    assert r["p_exact"] == pytest.approx(0.125) and (r["detection_a"], r["detection_b"]) == (0.5, 1.0)
+    assert mod.mcnemar_p(3, 3) == 1.0 and mod.mcnemar_p(0, 0) == 1.0
+    assert json.loads((tmp_path / "y.json").read_text())["labels"] == {"a": "old", "b": "new"}
