@@ -13,9 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,7 +24,7 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from hoi2robot.config import CONFIG_PATH, machine_info, run_dir, to_plain, write_json
+from hoi2robot.config import CONFIG_PATH, machine_info, run_dir, to_plain, worker_pool, write_json
 from policy.datasets.hdf5 import flat_obs
 
 log = logging.getLogger(__name__)
@@ -184,7 +183,7 @@ def evaluate(cfg: EvalConfig, out_dir: str | Path, progress: bool = True) -> dic
             for item in _eval_iter(cfg, task, seeds):
                 done([item])
         else:
-            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
+            with worker_pool(cfg.workers) as pool:
                 for fut in as_completed([pool.submit(_eval_chunk, cfg, task, c) for c in chunks if c]):
                     done(fut.result())
     results.sort(key=lambda r: r["seed"])

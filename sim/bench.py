@@ -12,9 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +22,8 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from hoi2robot.config import CONFIG_PATH, hoi2robot_env, machine_info, run_dir, share_cores, to_plain, write_json
+from hoi2robot.config import (CONFIG_PATH, hoi2robot_env, machine_info, run_dir, share_cores, to_plain,
+                              worker_pool, write_json)
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +194,7 @@ def run(cfg: DictConfig, out_dir: Path) -> dict[str, Any]:
             for item in items:
                 collect(item, _run_item(item))
         else:
-            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn"), initializer=share_cores,
-                                     initargs=(cfg.workers,)) as pool:
+            with worker_pool(cfg.workers, initializer=share_cores, initargs=(cfg.workers,)) as pool:
                 futures = {pool.submit(_run_item, item): item for item in items}
                 for fut in as_completed(futures):
                     collect(futures[fut], fut.result())

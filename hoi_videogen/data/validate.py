@@ -15,14 +15,12 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from hoi2robot.config import write_json
+from hoi2robot.config import worker_pool, write_json
 from hoi2robot.media import write_image
 from hoi2robot.viz import contact_sheet, draw_hand, draw_text, fit_tile
 from hoi_videogen.data.dataset import HOIClipDataset
@@ -172,7 +170,7 @@ def validate_dataset(
     if workers == 1 or len(records) <= 1:
         results = [track_clip(*a) for a in args]
     else:
-        with ProcessPoolExecutor(min(workers, len(records)), mp_context=get_context("spawn")) as pool:
+        with worker_pool(min(workers, len(records))) as pool:
             results = list(pool.map(track_clip, *zip(*args)))
     groups: dict[tuple[str, str], list[TrackComparison]] = defaultdict(list)
     for r in results:

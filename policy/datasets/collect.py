@@ -32,9 +32,8 @@ import logging
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -44,7 +43,7 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from hoi2robot.config import CONFIG_PATH, ROW_ENV, share_cores, to_plain, write_json
+from hoi2robot.config import CONFIG_PATH, ROW_ENV, share_cores, to_plain, worker_pool, write_json
 from policy.datasets.hdf5 import Demo, DemoFile, read_demos, write_demos
 
 log = logging.getLogger(__name__)
@@ -366,8 +365,7 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
             for c in chunks:
                 done(_collect_chunk(cfg, c, parts, start))
         elif chunks:
-            with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn"), initializer=share_cores,
-                                     initargs=(cfg.workers,)) as pool:
+            with worker_pool(cfg.workers, initializer=share_cores, initargs=(cfg.workers,)) as pool:
                 for fut in as_completed([pool.submit(_collect_chunk, cfg, c, parts, start) for c in chunks]):
                     done(fut.result())
     results.sort(key=lambda r: r[0])

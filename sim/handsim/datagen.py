@@ -23,9 +23,8 @@ import logging
 import time
 import traceback
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Callable
 
@@ -34,7 +33,7 @@ import numpy as np
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from hoi2robot.config import CONFIG_PATH, machine_info, to_plain, write_json
+from hoi2robot.config import CONFIG_PATH, machine_info, to_plain, worker_pool, write_json
 from hoi2robot.contracts import HOIClip
 
 log = logging.getLogger(__name__)
@@ -214,7 +213,7 @@ def generate(cfg: DictConfig) -> dict[str, Any]:
                 for item in todo:
                     collect(item, lambda item=item: produce(item, cfg))
             else:
-                pool = ProcessPoolExecutor(min(cfg.workers, len(todo)), mp_context=get_context("spawn"))
+                pool = worker_pool(min(cfg.workers, len(todo)))
                 try:
                     futures = {pool.submit(produce, item, cfg): item for item in todo}
                     for fut in as_completed(futures):
