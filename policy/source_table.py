@@ -65,19 +65,16 @@ def _demo_name(cfg: DictConfig, task: str, source: str, attempts: int) -> str:
 
 def _demos(cfg: DictConfig, path: Path, task: str, source: str, attempts: int) -> Path:
     """``path``, collected first (``attempts`` per seed) if it is not there yet."""
-    from policy.datasets.collect import CollectConfig, _parts_key, collect, extend_problem
+    from policy.datasets.collect import CollectConfig, collect, extend_problem, reuse_problem
 
     collect_cfg = CollectConfig(task=task, source=source, num_demos=cfg.num_demos, seed_offset=0,
                                 render=cfg.collect.render, workers=cfg.collect.workers, attempts=attempts,
                                 out=str(path))
     if path.is_file() and not cfg.get("reuse_only", False):  # a finished set is reused only if it was made the same way
-        report = path.with_suffix(".json")
-        saved = json.loads(report.read_text()).get("key") if report.is_file() else None
-        want = _parts_key(collect_cfg)
-        if saved is not None and saved != want:
-            diff = sorted(k for k in set(saved) | set(want) if saved.get(k) != want.get(k))
-            raise ValueError(f"{path} was collected with other settings (differ: {diff}), e.g. another generator's "
-                             "weights; give the table another root (or reuse_only=true to re-tabulate old results)")
+        problem = reuse_problem(collect_cfg, path)
+        if problem:
+            raise ValueError(f"{path} {problem}; give the table another root (or reuse_only=true to re-tabulate old "
+                             "results)")
     if not path.is_file():
         # the same seeds collected with fewer attempts: extend the largest such set instead of rerunning its attempts
         for fewer in range(attempts - 1, 0, -1):

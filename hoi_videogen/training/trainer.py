@@ -482,9 +482,7 @@ class GeneratorTrainer:
         if self.hrl_net is None:
             from hoi_videogen.hands.keypoint_net import load_keypoint_net
 
-            self.hrl_net = load_keypoint_net(self.tcfg.keypoint_net)
-            self.hrl_net.requires_grad_(False)
-        self.hrl_net.to(self.device)
+            self.hrl_net = load_keypoint_net(self.tcfg.keypoint_net).requires_grad_(False).to(self.device)
         b, f = x_t.shape[:2]
         k = min(self.tcfg.hrl_frames, f)
         frames = torch.stack([torch.randperm(f, generator=self.g)[:k] for _ in range(b)]).to(self.device)  # B×k
@@ -571,9 +569,7 @@ class GeneratorTrainer:
             tag = f"{stage}_{self.step:06d}"
             if stage == "vae":
                 x = self.bank.images(idx, torch.full((n,), self.gcfg.num_frames // 2))
-                x = x.to(self.device)
-                rec = self.vae.decode(self.vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1).cpu()
-                x = x.cpu()
+                rec = self.vae.decode(self.vae.encode(x.to(self.device)).latent_dist.mode()).sample.clamp(-1, 1).cpu()
                 img = torch.cat([torch.cat(list(x), -1), torch.cat(list(rec), -1)], -2)
                 write_image(folder / f"{tag}.png", _to_uint8(img))
             else:

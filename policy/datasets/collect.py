@@ -188,6 +188,20 @@ def _report_path(out: str | Path) -> Path:
     return Path(out).with_suffix(".json")
 
 
+def _settings_diff(saved: dict[str, Any], want: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """The recorded settings (:func:`_parts_key`) that differ between two collections."""
+    return sorted(k for k in set(saved) | set(want) if k not in ignore and saved.get(k) != want.get(k))
+
+
+def reuse_problem(cfg: CollectConfig, path: str | Path) -> str | None:
+    """Why the finished collection ``path`` is not what ``cfg`` would collect, or None if its report records the same
+    settings (or records none: made before reports had them)."""
+    report = _report_path(path)
+    saved = json.loads(report.read_text()).get("key") if report.is_file() else None
+    diff = _settings_diff(saved, _parts_key(cfg)) if saved is not None else []
+    return f"was collected with other settings (differ: {diff}), e.g. another generator's weights" if diff else None
+
+
 def _base_report(cfg: CollectConfig, base: str | Path) -> tuple[dict | None, str | None]:
     """(the report of the finished collection ``base``, None) if ``cfg`` can extend it, else (None, why not)."""
     path = _report_path(base)
@@ -200,8 +214,7 @@ def _base_report(cfg: CollectConfig, base: str | Path) -> tuple[dict | None, str
     saved = report.get("key")
     if not isinstance(saved, dict):
         return None, f"its report {path} does not record the settings it was collected with (no 'key')"
-    key = _parts_key(cfg)
-    diff = sorted(k for k in key if k != "attempts" and saved.get(k) != key[k])
+    diff = _settings_diff(saved, _parts_key(cfg), ignore=("attempts",))
     if diff:
         return None, f"it was collected with other settings (differ: {diff})"
     ran = int(saved.get("attempts", 1))
