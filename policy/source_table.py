@@ -162,6 +162,8 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
                         "attempts_run": int(collect_report.get("attempts_run", collect_report["episodes"])),
                         "demos": collect_report["demos_written"],
                         "demos_successful": collect_report["successful"], "demos_trained_on": trainable}
+                if collect_report.get("key", {}).get("generator_weights"):  # which weights made the demos
+                    cell["generator_weights"] = collect_report["key"]["generator_weights"]
                 if trainable == 0:  # nothing to imitate: no policy, so the robot succeeds on no seed
                     log.warning("%s / %s: no successful demo in the train split of %s; cell counted as 0%%",
                                 task, source, dataset)
@@ -218,21 +220,24 @@ def format_table(record: dict[str, Any]) -> str:
 
 
 SOURCE_COLORS = {"expert": "#4c4c4c", "oracle-hand": "#1f77b4", "tracked-hand": "#2ca02c", "generated": "#d62728"}
+LABEL_COLORS = ("#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
 
 def series(cell: dict[str, Any]) -> str:
     """A cell's source as the table and chart name it: ``generated ≤4 tries`` when its demo seeds were retried
-    (``collect.attempts``), so it stands beside, not over, the cell of one attempt per seed."""
+    (``collect.attempts``), so it stands beside, not over, the cell of one attempt per seed; a cell's ``label`` (the
+    generator weights' name, set by ``bench/policy_sources_plot.py``) follows in parentheses."""
     attempts = int(cell.get("attempts", 1))
-    return cell["source"] if attempts == 1 else f"{cell['source']} ≤{attempts} tries"
+    name = cell["source"] if attempts == 1 else f"{cell['source']} ≤{attempts} tries"
+    return f"{name} ({cell['label']})" if cell.get("label") else name
 
 
 def series_order(cells: list[dict[str, Any]]) -> list[str]:
     """The cells' series in chart order: by source (expert, oracle-hand, tracked-hand, generated, then others by
-    name), then by tries per demo seed (1, 4, 8, 12: numerically)."""
+    name), then by tries per demo seed (1, 4, 8, 12: numerically), then by label."""
     order = list(SOURCE_COLORS)
     rank = {series(c): (order.index(c["source"]) if c["source"] in order else len(order), c["source"],
-                        int(c.get("attempts", 1))) for c in cells}
+                        int(c.get("attempts", 1)), c.get("label") or "") for c in cells}
     return sorted(rank, key=rank.get)
 
 
@@ -253,7 +258,10 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
     sources = series_order(cells)
     base = {series(c): (c["source"], int(c.get("attempts", 1))) for c in cells}  # colour by source, hatch by tries
     tries = sorted({t for _, t in base.values()} - {1})
-    colors = {s: SOURCE_COLORS.get(base[s][0], "#9467bd") for s in sources}
+    labels = sorted({c["label"] for c in cells if c.get("label")})  # other generator weights: other colours
+    label_of = {series(c): c.get("label") for c in cells}
+    colors = {s: (LABEL_COLORS[labels.index(label_of[s]) % len(LABEL_COLORS)] if label_of[s]
+                  else SOURCE_COLORS.get(base[s][0], "#9467bd")) for s in sources}
     hatch = {s: "/" * (2 + tries.index(base[s][1])) if base[s][1] > 1 else None for s in sources}  # denser: more
     width = 0.8 / max(len(sources), 1)
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(groups) + 1.5), 3.6))

@@ -176,6 +176,7 @@ def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_poli
     from hydra import compose, initialize_config_module
 
     from policy.datasets import read_demos
+    from policy.datasets.collect import CollectConfig, _parts_key
     from policy.source_table import format_table, run_table
 
     demos = tmp_path / "root" / "demos"
@@ -192,7 +193,9 @@ def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_poli
     write_demos(demos / f"Lift_{gen}_3.hdf5", failed, env_args)
     report = json.loads(lift.with_suffix(".json").read_text())
     report["config"]["attempts"] = attempts
-    report.pop("key")  # a hand-made set: no recorded settings to check against the table's
+    # recorded as the table would collect it (the shipped generator's weights), so the table reuses it
+    report["key"] = _parts_key(CollectConfig(task="Lift", source="generated", num_demos=3, render=False,
+                                             attempts=attempts, out=str(demos / f"Lift_{gen}_3.hdf5")))
     (demos / f"Lift_{gen}_3.json").write_text(json.dumps({**report, "successful": 0}))
     with initialize_config_module(version_base=None, config_module="hoi2robot.configs"):
         cfg = compose("policy/source_table", overrides=[
@@ -212,6 +215,9 @@ def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_poli
     assert "no successful demo" in generated["note"]
     assert not (tmp_path / "root" / "Lift" / "generated").exists()  # nothing trained on failures
     assert generated["ratio_to_expert_mean"] in (None, 0.0)
+    # the cell names the weights that made its demos; the expert's demos were made by no generator
+    assert generated["generator_weights"] == report["key"]["generator_weights"] is not None
+    assert "generator_weights" not in expert
     name = "generated" if attempts == 1 else f"generated ≤{attempts} tries"
     assert f"| Lift | {name} | bc | 3 | 0% | 0% |" in format_table(record)
     assert json.loads((tmp_path / "table.json").read_text())["cells"][1]["note"] == generated["note"]
@@ -254,6 +260,21 @@ def test_combined_source_tables_later_record_wins_and_plot(tmp_path):
         mod.combine([tmp_path / "bad.json"])
     png = plot_table(cells, tmp_path / "plot" / "table.png")
     assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # a record of other generator weights, named LABEL=PATH: its generated cell stands beside the others, not over
+    # them, and its expert cell is keyed as any expert cell (the later one wins)
+    third = {"config": {"num_demos": 200}, "cells": [cell("expert", 1.0, demo_seeds=200),
+                                                     cell("generated", 0.9, demo_seeds=200, attempts=4)]}
+    (tmp_path / "third=x.json").write_text(json.dumps(third))
+    cells = mod.combine([tmp_path / "old.json", tmp_path / "retried.json", f"third weights={tmp_path / 'third=x.json'}"])
+    by = {series(c): c for c in cells}
+    assert series_order(cells) == ["expert", "generated", "generated ≤4 tries", "generated ≤4 tries (third weights)",
+                                   "generated ≤12 tries"]
+    assert by["generated ≤4 tries"]["mean"] == 0.76 and by["generated ≤4 tries (third weights)"]["mean"] == 0.9
+    assert by["expert"]["mean"] == 1.0 and by["generated ≤4 tries (third weights)"]["ratio_to_expert_mean"] == 0.9
+    assert mod.split_label(tmp_path / "third=x.json") == (None, tmp_path / "third=x.json")  # a file named a=b
+    with pytest.raises(ValueError, match="LABEL=PATH"):
+        mod.combine(["=nothing.json"])
+    assert plot_table(cells, tmp_path / "plot" / "labelled.png").is_file()
     with pytest.raises(ValueError, match="no cells"):
         plot_table([], tmp_path / "empty.png")
 
