@@ -425,6 +425,47 @@ def test_demo_stats_splits_retried_seeds_and_measures_action_disagreement(tmp_pa
     assert json.loads((tmp_path / "stats.json").read_text())["groups"]["g retried"]["demos"] == 4
 
 
+def test_demo_outcomes_tell_lifts_pushes_and_misses_apart(tmp_path):
+    """bench/demo_outcomes.py: per demo, the object that rose (lifted), else the one moved on the table (pushed),
+    else nothing; counted apart for successful and failed demos; relative and robot positions are not objects."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_outcomes",
+                                                  Path(__file__).resolve().parents[1] / "bench/demo_outcomes.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    T = 10
+
+    def demo(seed, success, a_path=None, b_path=None):
+        still = np.zeros((T, 3))
+        obs = {"cubeA_pos": still + [0.1, 0, 0.82] if a_path is None else a_path,
+               "cubeB_pos": still + [-0.1, 0, 0.82] if b_path is None else b_path,
+               "cubeA_to_cubeB_pos": np.full((T, 3), 5.0), "robot0_eef_pos": np.linspace([0, 0, 1], [0, 0, 0.5], T)}
+        return Demo(obs=obs, actions=np.zeros((T, 7)), rewards=np.zeros(T), dones=np.r_[np.zeros(T - 1), 1],
+                    source="generated", success=success, seed=seed, task="Stack")
+
+    rise = np.linspace([0.1, 0, 0.82], [0.1, 0, 0.90], T)  # 8 cm up
+    push = np.linspace([-0.1, 0, 0.82], [-0.1, 0.05, 0.82], T)  # 5 cm along the table
+    # spawned 1.5 cm up, it falls to rest on the first step, then is lifted 1.4 cm (a Lift demo ends there)
+    settle = np.r_[[[0.1, 0, 0.835]], np.full((4, 3), [0.1, 0, 0.82]), np.linspace([0.1, 0, 0.82], [0.1, 0, 0.834], 5)]
+    demos = [demo(0, True, a_path=rise), demo(1, False, b_path=push), demo(2, False), demo(3, False, a_path=settle),
+             demo(4, False, a_path=np.linspace([0.1, 0, 0.82], [0.1, 0.01, 0.825], T)),  # below both thresholds
+             demo(5, False, a_path=np.r_[[[0.1, 0, 0.835]], np.linspace([0.1, 0, 0.82], [0.1, 0.05, 0.82], T - 1)])]
+    # (seed 5: spawned 1.5 cm up, it falls to rest and is pushed 5 cm: its spawn height is no lift)
+    write_demos(tmp_path / "s.hdf5", demos, {"lowdim_keys": ["cubeA_pos"]}, valid_fraction=0.0)
+    (summary,) = mod.main([str(tmp_path / "s.hdf5"), "--out", str(tmp_path / "o.json")])
+    assert summary["counts"] == {"successful": {"lifts cubeA": 1},
+                                 "failed": {"moves nothing": 2, "pushes cubeB": 1, "lifts cubeA": 1, "pushes cubeA": 1}}
+    first = summary["per_demo"][0]
+    assert first["rise_cm"]["cubeA"] == pytest.approx(8.0) and set(first["rise_cm"]) == {"cubeA", "cubeB"}
+    assert summary["per_demo"][1]["moved_cm"]["cubeB"] == pytest.approx(5.0)
+    assert "| pushes cubeB | 0 | 1 |" in mod.format_summary(summary)
+    assert json.loads((tmp_path / "o.json").read_text())["records"][0]["demos"] == 6
+    with pytest.raises(ValueError, match="no object position"):
+        mod.outcome(Demo(obs={"robot0_eef_pos": np.zeros((T, 3))}, actions=np.zeros((T, 7)), rewards=np.zeros(T),
+                         dones=np.zeros(T), seed=7))
+
+
 def test_generated_collections_are_keyed_by_the_generator_weights(tmp_path, monkeypatch):
     """Seeds generated with other weights under the same generator name or path are not reused or extended."""
     from hoi_videogen.generators import weights_fingerprint
