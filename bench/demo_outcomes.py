@@ -2,12 +2,12 @@
 pushed, or whether it moved nothing. Tells a generator's failures apart (no grasp seen in the video → the plan
 became a push; a grasp of the wrong object; a lift that was then lost) without re-running anything.
 
-Objects are the ``<name>_pos`` observations that are not the robot's and not relative (``cubeA_pos``, ``cubeB_pos``,
-``can_pos``). Per demo: an object is *lifted* if it rose ``--lift-cm`` above its rest height (the lowest of its
-first 5 steps: objects settle onto the table in the first step), *moved* if its final table position is ``--move-cm`` from its start (the
-tasks' success checks stop a demo early: a Lift demo ends once the cube is about 1.5 cm up). The outcome is ``lifts <obj>`` (the object that rose most), else
-``pushes <obj>`` (the one moved most), else ``moves nothing``. A collection made with ``attempts`` > 1 keeps the
-last attempt of each failed seed.
+Objects are the task's movable objects (``TaskSpec.objects``: their ``<name>_pos`` observations). Per demo: an object
+is *lifted* if it rose ``--lift-cm`` above its rest height (the lowest of its first 5 steps: objects settle onto the
+table in the first step), *moved* if its final table position is ``--move-cm`` from its start (the tasks' success
+checks stop a demo early: a Lift demo ends once the cube is about 1.5 cm up). The outcome is ``lifts <obj>`` (the
+object that rose most), else ``pushes <obj>`` (the one moved most), else ``moves nothing``. A collection made with
+``attempts`` > 1 keeps the last attempt of each failed seed.
 
     python bench/demo_outcomes.py runs/policy_sources_third/demos/Stack_generated_x4_200.hdf5 \\
         --out bench/results/demo_outcomes_stack_third_x4.json
@@ -25,24 +25,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hoi2robot.config import write_json  # noqa: E402
 from policy.datasets.hdf5 import Demo, DemoFile  # noqa: E402
-
-
-def object_keys(obs: dict[str, np.ndarray]) -> list[str]:
-    """The absolute object position keys of a demo's observations."""
-    return sorted(k for k in obs if k.endswith("_pos") and not k.startswith("robot") and "_to_" not in k
-                  and np.asarray(obs[k]).ndim == 2 and np.asarray(obs[k]).shape[1] == 3)
+from sim.tasks.specs import TASKS  # noqa: E402
 
 
 def outcome(demo: Demo, lift_cm: float = 1.0, move_cm: float = 2.0) -> dict:
     """The demo's outcome (see the module doc), with each object's rise and displacement in cm."""
-    keys = object_keys(demo.obs)
-    if not keys:
-        raise ValueError(f"demo of seed {demo.seed}: no object position observations (<name>_pos) to judge by")
+    objects = TASKS[demo.task].objects if demo.task in TASKS else {}
+    pos = {name: demo.obs[f"{name}_pos"] for name in objects if f"{name}_pos" in demo.obs}
+    if not pos:
+        raise ValueError(f"demo of seed {demo.seed} (task {demo.task!r}): no object position observations "
+                         "(<name>_pos of the task's objects) to judge by")
     # above the rest height: the lowest of the first steps (an object spawns above the table and falls to it on the
     # first step, which is not a lift, so that step's height does not count either)
-    rise = {k[:-4]: 100 * float(np.max(demo.obs[k][1:, 2] if len(demo) > 1 else demo.obs[k][:, 2])
-                                - np.min(demo.obs[k][:5, 2])) for k in keys}
-    moved = {k[:-4]: 100 * float(np.linalg.norm(demo.obs[k][-1, :2] - demo.obs[k][0, :2])) for k in keys}
+    rise = {k: 100 * float(np.max(p[1:, 2] if len(p) > 1 else p[:, 2]) - np.min(p[:5, 2])) for k, p in pos.items()}
+    moved = {k: 100 * float(np.linalg.norm(p[-1, :2] - p[0, :2])) for k, p in pos.items()}
     top = max(rise, key=rise.get)
     push = max(moved, key=moved.get)
     if rise[top] >= lift_cm:

@@ -162,8 +162,8 @@ def run_table(cfg: DictConfig) -> dict[str, Any]:
                         "attempts_run": int(collect_report.get("attempts_run", collect_report["episodes"])),
                         "demos": collect_report["demos_written"],
                         "demos_successful": collect_report["successful"], "demos_trained_on": trainable}
-                if collect_report.get("key", {}).get("generator_weights"):  # which weights made the demos
-                    cell["generator_weights"] = collect_report["key"]["generator_weights"]
+                if weights := collect_report.get("key", {}).get("generator_weights"):  # which weights made the demos
+                    cell["generator_weights"] = weights
                 if trainable == 0:  # nothing to imitate: no policy, so the robot succeeds on no seed
                     log.warning("%s / %s: no successful demo in the train split of %s; cell counted as 0%%",
                                 task, source, dataset)
@@ -256,11 +256,11 @@ def plot_table(cells: list[dict[str, Any]], out: str | Path, title: str = "") ->
     for c in cells:
         groups.setdefault((c["task"], c["algo"], c["demo_seeds"]), []).append(c)
     sources = series_order(cells)
-    base = {series(c): (c["source"], int(c.get("attempts", 1))) for c in cells}  # colour by source, hatch by tries
-    tries = sorted({t for _, t in base.values()} - {1})
-    labels = sorted({c["label"] for c in cells if c.get("label")})  # other generator weights: other colours
-    label_of = {series(c): c.get("label") for c in cells}
-    colors = {s: (LABEL_COLORS[labels.index(label_of[s]) % len(LABEL_COLORS)] if label_of[s]
+    # colour by source (by label for other generator weights), hatch by tries
+    base = {series(c): (c["source"], int(c.get("attempts", 1)), c.get("label")) for c in cells}
+    tries = sorted({t for _, t, _ in base.values()} - {1})
+    labels = sorted({label for _, _, label in base.values() if label})
+    colors = {s: (LABEL_COLORS[labels.index(base[s][2]) % len(LABEL_COLORS)] if base[s][2]
                   else SOURCE_COLORS.get(base[s][0], "#9467bd")) for s in sources}
     hatch = {s: "/" * (2 + tries.index(base[s][1])) if base[s][1] > 1 else None for s in sources}  # denser: more
     width = 0.8 / max(len(sources), 1)
