@@ -50,7 +50,7 @@ from hoi2robot.contracts import CameraModel
 from sim.bench import register_row
 
 __all__ = ["GeneratedRowConfig", "context_frame", "context_gap", "generated_row", "generation_seed",
-           "plan_from_context", "scale_camera"]
+           "plan_from_context", "plan_summary", "scale_camera"]
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +186,8 @@ def _tracker(kind: str) -> Any:
 def plan_from_context(
     cfg: GeneratedRowConfig, frame: np.ndarray, camera: CameraModel, depth: np.ndarray | None, instruction: str, seed: int
 ) -> dict[str, Any]:
-    """generator → tracker → retarget; returns ``video``, ``track``, ``ee`` (None when retargeting failed) and
-    ``error`` (the reason, or None)."""
+    """generator → tracker → retarget; returns ``video``, ``track``, ``ee`` (None when retargeting failed), ``error``
+    (the reason, or None) and ``plan``: what the retargeter made of the video (:func:`plan_summary`; None on error)."""
     from hoi_videogen.generators import build_generator
     from policy.retarget.retargeter import RetargetError
 
@@ -198,8 +198,20 @@ def plan_from_context(
     try:
         ee = retargeter.retarget(track, camera, depth)
     except RetargetError as exc:
-        return {"video": video, "track": track, "ee": None, "error": str(exc)}
-    return {"video": video, "track": track, "ee": ee, "error": None}
+        return {"video": video, "track": track, "ee": None, "error": str(exc), "plan": None}
+    return {"video": video, "track": track, "ee": ee, "error": None,
+            "plan": plan_summary(getattr(retargeter, "last_report", None))}
+
+
+def plan_summary(report: Any) -> dict[str, Any] | None:
+    """The part of a :class:`~policy.retarget.retargeter.RetargetReport` that says what the robot will do: whether
+    the video shows a grasp, its type, whether the hand's motion timed it, and, for a push, why no grasp was kept
+    (``no_grasp``: one of :data:`~policy.retarget.retargeter.NO_GRASP_REASONS`). Kept per seed in the row's
+    result, so a collection's report says why each generated demo did what it did without regenerating it."""
+    if report is None:
+        return None
+    d = report.to_dict()
+    return {k: d[k] for k in ("has_grasp", "grasp_type", "motion_timed", "no_grasp")}
 
 
 def generation_seed(seed: int, attempt: int = 0) -> int:
@@ -238,4 +250,6 @@ def generated_row(env: Any, task: str, seed: int, record: list | None, attempt: 
     objects = _retarget_config(cfg.retarget).objects  # object-aware servo, as the hand rows (policy/retarget/rows.py)
     out = execute_ee_trajectory(env, plan["ee"], seed=seed, record=record, objects=objects)
     out.update(detection_rate=detected, generation_seed=noise_seed)
+    if plan["plan"] is not None:
+        out["plan"] = plan["plan"]
     return out

@@ -223,7 +223,8 @@ def test_generated_row_with_fakes(lift_env, monkeypatch):
     found = HandTrack.empty(4, 8.0, (128, 128), "fake")
     found.valid[:, 1] = True
     monkeypatch.setitem(rows._CACHE, "tracker:mediapipe", type("T", (), {"track": lambda self, f, fps: found})())
-    monkeypatch.setitem(rows._CACHE, "retarget:default", FakeRetargeter(obs["robot0_eef_pos"].copy()))
+    fake = FakeRetargeter(obs["robot0_eef_pos"].copy())
+    monkeypatch.setitem(rows._CACHE, "retarget:default", fake)
     try:
         record: list = []
         out = ROWS["generated"](lift_env, "Lift", 3, record)
@@ -231,7 +232,15 @@ def test_generated_row_with_fakes(lift_env, monkeypatch):
         (shape, instruction, seed), = gen.calls
         assert shape == (128, 128, 3) and seed == 3 and instruction == lift_env.unwrapped.instruction
         assert out["success"] is False and 0 < out["steps"] <= 40 and out["detection_rate"] == 1.0
-        assert len(record) == out["steps"] + 1
+        assert len(record) == out["steps"] + 1 and "plan" not in out  # this retargeter keeps no report
+        # a retargeter's report: the result says what it made of the video (here: a push, and why)
+        from policy.retarget.retargeter import NO_OBJECT_CONTACT, RetargetReport
+
+        fake.last_report = RetargetReport(grasp_type="push", no_grasp=NO_OBJECT_CONTACT)
+        out = ROWS["generated"](lift_env, "Lift", 3, None)
+        assert out["plan"] == {"has_grasp": False, "grasp_type": "push", "motion_timed": False,
+                               "no_grasp": NO_OBJECT_CONTACT}  # fmt: skip
+        del fake.last_report
         # no hand found: the row fails cleanly, without stepping
         monkeypatch.setitem(rows._CACHE, "tracker:mediapipe",
                             type("T", (), {"track": lambda self, f, fps: HandTrack.empty(4, 8.0, (128, 128), "x")})())  # fmt: skip

@@ -519,3 +519,25 @@ def test_generated_yield_pairs_first_attempts_per_seed(tmp_path):
     assert r["p_exact"] == pytest.approx(0.125) and (r["detection_a"], r["detection_b"]) == (0.5, 1.0)
     assert mod.mcnemar_p(3, 3) == 1.0 and mod.mcnemar_p(0, 0) == 1.0
     assert json.loads((tmp_path / "y.json").read_text())["labels"] == {"a": "old", "b": "new"}
+
+
+def test_plan_counts_say_what_the_generated_videos_became():
+    from policy.datasets.collect import plan_counts
+    from policy.retarget.retargeter import NO_CLOSURE, NO_OBJECT_CONTACT
+
+    grasp = {"has_grasp": True, "grasp_type": "pinch", "motion_timed": True, "no_grasp": None}
+    push = {"has_grasp": False, "grasp_type": "push", "motion_timed": False, "no_grasp": NO_OBJECT_CONTACT}
+    results = [
+        {"success": True, "steps": 90, "plan": grasp},
+        {"success": False, "steps": 120, "plan": grasp},
+        {"success": False, "steps": 150, "plan": push},
+        {"success": False, "steps": 150, "plan": push},
+        {"success": False, "steps": 150, "plan": {**push, "no_grasp": NO_CLOSURE}},
+        {"success": False, "steps": 0, "error": "no hand detected in any of the 16 frames"},
+    ]
+    assert plan_counts(results) == {
+        "successful": {"grasp": 1},
+        "failed": {"grasp": 1, f"push: {NO_OBJECT_CONTACT}": 2, f"push: {NO_CLOSURE}": 1,
+                   "no plan: no hand detected in any of the 16 frames": 1},
+    }  # fmt: skip
+    assert plan_counts([{"success": True, "steps": 80}]) == {}  # sources without a plan (expert): no entry

@@ -172,7 +172,7 @@ def test_a_pick_and_place_motion_is_a_grasp_when_the_aperture_does_not_change():
 
     from policy.retarget.gripper import closed_runs
     from policy.retarget.oracle import track_from_clip
-    from policy.retarget.retargeter import INDEX_TIP, THUMB_TIP
+    from policy.retarget.retargeter import INDEX_TIP, NO_CLOSURE, NO_OBJECT_CONTACT, THUMB_TIP
     from policy.retarget.rows import _retarget_cfg, context_depth, demo_clip
 
     clip = demo_clip("PickPlaceCan", 0)
@@ -184,7 +184,7 @@ def test_a_pick_and_place_motion_is_a_grasp_when_the_aperture_does_not_change():
     rt = Retargeter(_retarget_cfg("depth"))
     rt.retarget(flat, clip.camera, depth)
     rep = rt.last_report
-    assert rep.has_grasp and rep.motion_timed and len(closed_runs(rep.gripper_frames)) == 1
+    assert rep.has_grasp and rep.motion_timed and len(closed_runs(rep.gripper_frames)) == 1 and rep.no_grasp is None
     # timed like the ground truth's own aperture (the oracle's gripper), within a few frames
     ro = Retargeter(_retarget_cfg("metric"))
     ro.retarget(track, clip.camera)
@@ -193,3 +193,8 @@ def test_a_pick_and_place_motion_is_a_grasp_when_the_aperture_does_not_change():
     rt = Retargeter(_retarget_cfg("depth").replace(gripper={"timing": "aperture"}))
     rt.retarget(flat, clip.camera, depth)
     assert not rt.last_report.has_grasp  # the aperture alone sees a push
+    assert rt.last_report.no_grasp == NO_CLOSURE and rt.last_report.to_dict()["no_grasp"] == NO_CLOSURE
+    # the same grasp over a scene without anything standing on the table closes on nothing: a push, and why
+    rt = Retargeter(_retarget_cfg("depth"))
+    rt.retarget(track, clip.camera, np.full_like(depth, 3.0))
+    assert not rt.last_report.has_grasp and rt.last_report.no_grasp == NO_OBJECT_CONTACT

@@ -49,7 +49,7 @@ from policy.datasets.hdf5 import Demo, DemoFile, read_demos, write_demos
 log = logging.getLogger(__name__)
 
 __all__ = ["CollectConfig", "RecordingEnv", "collect", "collect_episode", "extend_problem", "lowdim_keys", "main",
-           "parts_dir"]
+           "parts_dir", "plan_counts"]
 
 
 @dataclass
@@ -302,6 +302,26 @@ def _load_seeds(parts: Path, seeds: Sequence[int]) -> list[tuple[int, Demo | Non
     return out
 
 
+def plan_counts(results: Sequence[dict]) -> dict[str, dict[str, int]]:
+    """What the sources that plan from a video (``generated``) made of it in each seed's last attempt, counted apart
+    for failed and successful seeds: ``grasp``, ``push: <why no grasp>`` or ``no plan: <retarget error>``. Empty when
+    no result carries a plan (expert and other sources)."""
+    out: dict[str, dict[str, int]] = {"failed": {}, "successful": {}}
+    seen = False
+    for r in results:
+        if "plan" in r:
+            p = r["plan"]
+            label = "grasp" if p["has_grasp"] else f"push: {p.get('no_grasp') or 'no grasp'}"
+        elif r.get("error") and not r.get("steps"):
+            label = f"no plan: {r['error']}"
+        else:
+            continue
+        seen = True
+        group = out["successful" if r["success"] else "failed"]
+        group[label] = group.get(label, 0) + 1
+    return out if seen else {}
+
+
 def collect_episode(env: RecordingEnv, source: str, task: str, seed: int, attempts: int = 1, first_attempt: int = 0
                     ) -> tuple[Demo | None, dict]:
     """Run source row ``source`` on ``env`` (a :class:`RecordingEnv`) for ``seed``; return (demo, row result).
@@ -423,6 +443,8 @@ def collect(cfg: CollectConfig) -> dict[str, Any]:
         "wall_seconds": time.perf_counter() - t0,
         "per_seed": [{"seed": s, **r} for s, _, r in results],
     }
+    if plans := plan_counts([r for _, _, r in results]):
+        report["plans"] = plans
     write_json(_report_path(path), report)
     shutil.rmtree(parts, ignore_errors=True)  # everything is in ``out`` now
     return report

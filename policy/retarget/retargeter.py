@@ -28,12 +28,18 @@ from policy.retarget.timing import insert_dwells, resample, time_scale
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Retargeter", "RetargetError", "RetargetReport", "grasp_points"]
+__all__ = ["NO_GRASP_REASONS", "Retargeter", "RetargetError", "RetargetReport", "grasp_points"]
 
 WRIST, THUMB_TIP, INDEX_MCP, INDEX_TIP, MIDDLE_MCP, MIDDLE_TIP = 0, 4, 5, 8, 9, 12
 MCPS = [0, 5, 9, 13, 17]
 TIPS = [4, 8, 12, 16, 20]
 HAND_SURFACE = 0.008  # m: a keypoint (joint centre) lies about this far behind the skin a depth camera sees
+
+
+NO_CLOSURE = "neither the hand's aperture nor its motion shows a grasp"
+NO_OBJECT_CONTACT = "the hand never closes on an object (context depth)"
+NO_LIFT = "the hand closes but never lifts"
+NO_GRASP_REASONS = (NO_CLOSURE, NO_OBJECT_CONTACT, NO_LIFT)  # RetargetReport.no_grasp: why a track became a push
 
 
 class RetargetError(ValueError):
@@ -57,6 +63,7 @@ class RetargetReport:
     gripper_frames: np.ndarray | None = None  # T gripper command at the video frames
     yaw: float = 0.0
     motion_timed: bool = False  # the gripper was timed by a pick-and-place motion (gripper.timing auto), not the aperture
+    no_grasp: str | None = None  # without a grasp: why (one of NO_GRASP_REASONS), the track then being a push
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,7 +72,7 @@ class RetargetReport:
         return {
             "hand": ["left", "right"][self.hand], "grasp_type": self.grasp_type, "has_grasp": self.has_grasp,
             "scale": float(np.median(self.scale)), "scale_source": self.scale_source, "yaw": self.yaw,
-            "motion_timed": self.motion_timed,
+            "motion_timed": self.motion_timed, "no_grasp": self.no_grasp,
             "frames": int(len(det)), "detected_frames": int(det.sum()), "used_frames": int(val.sum()),
             "missed_frames": [int(i) for i in np.flatnonzero(~det)], "warnings": list(self.warnings),
         }  # fmt: skip
@@ -195,7 +202,7 @@ class Retargeter:
             if mode == "depth" and depth.ndim == 2 and cfg.gripper.contact_height > 0:
                 grip = self._keep_object_contacts(grip, gp_cam, valid, camera, depth)
                 if grip.max() < 0.5:
-                    why = "the hand never closes on an object (context depth)"
+                    why = NO_OBJECT_CONTACT
             if why is None:
                 z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, True, t)
                 if cfg.gripper.min_lift > 0:
@@ -203,7 +210,7 @@ class Retargeter:
                     zb = to_base(camera, gp_cam * np.where(valid, z / np.where(valid, gp_cam[:, 2], 1.0), np.nan)[:, None])[:, 2]
                     grip = self._keep_lifted_runs(grip, zb, valid, cfg.gripper.min_lift)
                     if grip.max() < 0.5:
-                        why = "the hand closes but never lifts"
+                        why = NO_LIFT
                     else:
                         z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, True, t)
             if why is not None:
@@ -226,7 +233,9 @@ class Retargeter:
             grip, has_grasp, kind, gp_cam, z, source, why = res
             if why is not None:
                 self._warn(rep, f"{why}: treated as a push (no grasp)")
+                rep.no_grasp = why
         else:
+            rep.no_grasp = NO_CLOSURE
             z, source = self._depth(mode, depth, camera, pts, gp_cam, valid, grip, has_grasp, t)
         rep.motion_timed = motion_timed
         rep.has_grasp, rep.gripper_frames, rep.grasp_type = has_grasp, grip, kind
