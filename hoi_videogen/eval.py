@@ -21,6 +21,9 @@ generator gets the clip's context frame, instruction, seed and camera; its video
   hull, so a perfect background paste does not score the cap here; ``psnr_bg_context`` (generated frames vs the
   context frame outside the generated video's own MA: background preservation) and ``gt_psnr_bg_context`` (the
   GT video vs its context outside the GT MA: how much really changes there) separate the two.
+* **MA on the object** — whether the generated motion area reaches the object the clip's GT hand acts on
+  (``ma_on_object``), and how often it misses that object but covers another one (``ma_other_object_only``, e.g.
+  Stack's second cube): instruction following of stage 1 (:func:`object_coverage`).
 * **consistency** — mean absolute difference between consecutive frames (0–255 scale) inside and outside the GT
   MA, for the generated video and, as a reference, the GT video.
 
@@ -54,6 +57,7 @@ __all__ = [
     "format_table",
     "hs_err",
     "mask_iou",
+    "object_coverage",
     "psnr",
     "run_ablation",
     "summarize_scores",
@@ -64,8 +68,10 @@ log = logging.getLogger(__name__)
 PSNR_CAP = 100.0  # dB reported for identical pixels (MSE 0)
 METRICS = (
     "ma_iou", "hs_err", "hs_err_detected", "hs_err_pair", "hs_err_kpnet", "detection_rate", "gt_detection_rate",
-    "psnr_outside_ma", "psnr_bg_context", "gt_psnr_bg_context", "consistency_in", "consistency_out", "gt_consistency_in", "gt_consistency_out", "seconds",
+    "psnr_outside_ma", "psnr_bg_context", "gt_psnr_bg_context", "consistency_in", "consistency_out", "gt_consistency_in", "gt_consistency_out",
+    "ma_on_object", "ma_other_object_only", "seconds",
 )  # fmt: skip
+MOVED_M = 0.01  # an object the GT hand displaces by more than this (metres) is the one the instruction acts on
 
 
 # ------------------------------------------------------------------------------------------------------- metrics
@@ -81,6 +87,35 @@ def mask_iou(pred: np.ndarray, gt: np.ndarray, threshold: float = 0.5) -> float:
     a, b = pred >= threshold, gt >= threshold
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def object_coverage(ma: np.ndarray, clip: HOIClip, threshold: float = 0.5, radius: int = 1) -> dict[str, float]:
+    """Does a motion area reach the object the instruction acts on? The acted-on object is the one the clip's GT hand
+    moves most (more than :data:`MOVED_M`); its start position is projected into the image and the mask read in a
+    (2·``radius`` + 1)² window around it.
+
+    ``ma_on_object``: 1 when the mask covers it. ``ma_other_object_only``: 1 when the mask misses it but covers
+    another object of the clip (Stack's second cube, a target marker): the hand goes to the wrong thing. NaN where
+    undefined (no object moves in the clip; no other object)."""
+    m = (ma.max(0) if ma.ndim == 3 else ma) >= threshold
+    H, W = m.shape
+    moved = {k: float(np.linalg.norm(v[:, :3] - v[0, :3], axis=1).max()) for k, v in clip.objects.items()}
+    if not moved or max(moved.values()) <= MOVED_M:
+        return {"ma_on_object": float("nan"), "ma_other_object_only": float("nan")}
+    target = max(moved, key=moved.get)
+
+    def covered(name: str) -> bool:
+        (u, v), = clip.camera.project(clip.objects[name][0, :3])[0]
+        if not (np.isfinite(u) and np.isfinite(v)):
+            return False
+        u, v = int(round(u)), int(round(v))
+        win = m[max(v - radius, 0) : v + radius + 1, max(u - radius, 0) : u + radius + 1]
+        return bool(win.any())
+
+    on = covered(target)
+    others = [k for k in clip.objects if k != target]
+    other = float("nan") if not others else float(not on and any(covered(k) for k in others))
+    return {"ma_on_object": float(on), "ma_other_object_only": other}
 
 
 def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None, cap: float = PSNR_CAP) -> float:
@@ -209,6 +244,7 @@ def score_clip(
     m["gt_psnr_bg_context"] = psnr(clip.video, np.broadcast_to(clip.context, clip.video.shape), ~gt_ma)
     m["consistency_in"], m["consistency_out"] = consistency(frames, gt_ma)
     m["gt_consistency_in"], m["gt_consistency_out"] = consistency(clip.video, gt_ma)
+    m.update(object_coverage(ma, clip))
     gt = (clip.keypoints_2d, clip.visibility, clip.hand_present)
     if mp_tracker is not None:
         track = mp_tracker.track(np.ascontiguousarray(frames), clip.fps)
@@ -328,7 +364,8 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     cols = [("MA IoU", "ma_iou", ".3f"), ("HS-Err", "hs_err", ".4f"), ("HS-Err det", "hs_err_detected", ".4f"),
             ("HS-Err MP2", "hs_err_pair", ".4f"), ("HS-Err Υ", "hs_err_kpnet", ".4f"), ("det.rate", "detection_rate", ".2f"),
             ("GT det.", "gt_detection_rate", ".2f"), ("PSNR out", "psnr_outside_ma", ".1f"), ("PSNR bg", "psnr_bg_context", ".1f"),
-            ("cons.in", "consistency_in", ".1f"), ("cons.out", "consistency_out", ".2f"), ("s/clip", "seconds", ".2f")]  # fmt: skip
+            ("cons.in", "consistency_in", ".1f"), ("cons.out", "consistency_out", ".2f"), ("MA obj", "ma_on_object", ".2f"),
+            ("MA other", "ma_other_object_only", ".2f"), ("s/clip", "seconds", ".2f")]  # fmt: skip
     width = max([len(r["name"]) for r in rows] + [10]) + 2
     head = f"{'row':<{width}}" + "".join(f"{c[0]:>11}" for c in cols)
     lines = [head, "-" * len(head)]

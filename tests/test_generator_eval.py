@@ -1,6 +1,7 @@
 """hoi-eval-generator metrics and the ``generated`` bench row (fake generators and trackers)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -101,6 +102,28 @@ def test_consistency_and_hs_err():
     v = c.visibility[:, 1]
     expect = np.mean([(normalize_keypoints(c.keypoints_2d[t, 1], 64, 64)[v[t]] ** 2).sum() / 42 for t in range(4)])
     assert missed["hs_err"] == pytest.approx(expect, rel=1e-6) and math.isnan(missed["hs_err_detected"])
+
+
+def test_object_coverage_finds_the_acted_on_object_and_the_wrong_one():
+    from sim.handsim.engine import make_clip
+
+    c = make_clip("Stack", 0, resolution=64, num_frames=8)
+    assert c.objects["cubeA"][-1, 2] > c.objects["cubeA"][0, 2] + 0.02  # the GT hand lifts cube A, not B
+    assert ev.object_coverage(c.ma_mask, c) == {"ma_on_object": 1.0, "ma_other_object_only": 0.0}
+    blank = np.zeros_like(c.ma_mask)
+    assert ev.object_coverage(blank, c) == {"ma_on_object": 0.0, "ma_other_object_only": 0.0}
+    # a motion area over cube B alone: the hand would go to the wrong cube
+    (u, v), = c.camera.project(c.objects["cubeB"][0, :3])[0]
+    wrong = blank.copy()
+    wrong[int(round(v)) - 1 : int(round(v)) + 2, int(round(u)) - 1 : int(round(u)) + 2] = 1.0
+    assert ev.object_coverage(wrong, c) == {"ma_on_object": 0.0, "ma_other_object_only": 1.0}
+    assert ev.object_coverage(np.stack([wrong, c.ma_mask]), c)["ma_on_object"] == 1.0  # T×H×W: unioned over time
+    # one object (Lift): nothing else to go to; nothing moved: undefined
+    lift = make_clip("Lift", 0, resolution=64, num_frames=8)
+    assert ev.object_coverage(lift.ma_mask, lift)["ma_on_object"] == 1.0
+    assert math.isnan(ev.object_coverage(lift.ma_mask, lift)["ma_other_object_only"])
+    still = dataclasses.replace(lift, objects={k: np.repeat(v[:1], len(v), 0) for k, v in lift.objects.items()})
+    assert all(math.isnan(x) for x in ev.object_coverage(lift.ma_mask, still).values())
 
 
 def test_evaluate_generator_oracle_and_blank():
