@@ -17,7 +17,8 @@ Settings come from environment variables (bench workers are spawned processes, s
   difference (0–255): the Panda fills the lower middle of the egocentric view, exactly where the hand must move,
   and the generator only ever saw robot-free scenes. The gap is the price: on a real robot there is no robot-free
   render, so the robot would have to be masked/inpainted out (or the generator trained with it in view).
-* ``HOI2ROBOT_TRACKER`` — ``mediapipe`` (default) or ``keypoint_net`` (:class:`KeypointNetTracker`).
+* ``HOI2ROBOT_TRACKER`` — ``mediapipe`` (default), another MediaPipe preset of ``configs/tracker/`` (e.g.
+  ``lenient``: low confidence thresholds for blob-like generated hands) or ``keypoint_net`` (:class:`KeypointNetTracker`).
   Measured with the engine oracle as generator (128², 16 frames, seeds 1000–1004): MediaPipe 60/20/0/0% success on
   Lift/Stack/PickPlaceCan/Push, the keypoint net 0% everywhere: its 2D keypoints are fine (3.5 px, 100% found)
   but its pooled 3D head (~2.8 cm RMS per joint) is too coarse for the retargeter's PnP and grip aperture.
@@ -50,7 +51,7 @@ from hoi2robot.contracts import CameraModel
 from sim.bench import register_row
 
 __all__ = ["GeneratedRowConfig", "context_frame", "context_gap", "generated_row", "generation_seed",
-           "plan_from_context", "plan_summary", "scale_camera"]
+           "plan_from_context", "plan_summary", "scale_camera", "tracker_presets"]
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ class GeneratedRowConfig:
             raise ValueError(f"generated row: generator must be {{'name': ..., ...}}, got {self.generator!r}")
         if self.context not in CONTEXTS:
             raise ValueError(f"generated row: HOI2ROBOT_CONTEXT must be one of {CONTEXTS}, got {self.context!r}")
-        if self.tracker not in TRACKERS:
-            raise ValueError(f"generated row: HOI2ROBOT_TRACKER must be one of {TRACKERS}, got {self.tracker!r}")
+        if self.tracker not in TRACKERS and self.tracker not in tracker_presets():
+            raise ValueError(f"generated row: HOI2ROBOT_TRACKER must be keypoint_net or a MediaPipe preset of "
+                             f"configs/tracker/ {tracker_presets()}, got {self.tracker!r}")
 
     @classmethod
     def from_env(cls) -> "GeneratedRowConfig":
@@ -173,6 +175,14 @@ def _retargeter(name: str) -> Any:
     return _cached("retarget:" + name, lambda: Retargeter(_retarget_config(name)))
 
 
+def tracker_presets() -> list[str]:
+    """The MediaPipe tracker presets (``configs/tracker/<name>.yaml``) the row's ``HOI2ROBOT_TRACKER`` may name."""
+    from importlib.resources import files
+
+    return sorted(p.name[: -len(".yaml")] for p in files("hoi2robot.configs").joinpath("tracker").iterdir()
+                  if p.name.endswith(".yaml"))  # fmt: skip
+
+
 def _tracker(kind: str) -> Any:
     if kind == "keypoint_net":
         from hoi_videogen.hands.keypoint_net import KeypointNetTracker
@@ -180,7 +190,11 @@ def _tracker(kind: str) -> Any:
         return _cached("tracker:keypoint_net", KeypointNetTracker)
     from hoi_videogen.hands import HandTracker
 
-    return _cached("tracker:mediapipe", HandTracker)
+    if kind == "mediapipe":
+        return _cached("tracker:mediapipe", HandTracker)
+    from hoi_videogen.hands.tracker import HandTrackerConfig
+
+    return _cached("tracker:" + kind, lambda: HandTracker(HandTrackerConfig.preset(kind)))
 
 
 def plan_from_context(
@@ -204,14 +218,19 @@ def plan_from_context(
 
 
 def plan_summary(report: Any) -> dict[str, Any] | None:
-    """The part of a :class:`~policy.retarget.retargeter.RetargetReport` that says what the robot will do: whether
-    the video shows a grasp, its type, whether the hand's motion timed it, and, for a push, why no grasp was kept
-    (``no_grasp``: one of :data:`~policy.retarget.retargeter.NO_GRASP_REASONS`). Kept per seed in the row's
-    result, so a collection's report says why each generated demo did what it did without regenerating it."""
+    """The part of a :class:`~policy.retarget.retargeter.RetargetReport` that says what the robot will do, as flat
+    scalar entries of the row's result (collections keep only scalars per seed): ``plan_grasp`` (the video shows a
+    grasp), ``plan_grasp_type``, ``plan_motion_timed`` (the hand's motion timed it) and, for a push, ``plan_no_grasp``
+    (why no grasp was kept: one of :data:`~policy.retarget.retargeter.NO_GRASP_REASONS`). A collection's report
+    then says why each generated demo did what it did without regenerating it."""
     if report is None:
         return None
     d = report.to_dict()
-    return {k: d[k] for k in ("has_grasp", "grasp_type", "motion_timed", "no_grasp")}
+    out = {"plan_grasp": bool(d["has_grasp"]), "plan_grasp_type": str(d["grasp_type"]),
+           "plan_motion_timed": bool(d["motion_timed"])}
+    if d["no_grasp"]:
+        out["plan_no_grasp"] = str(d["no_grasp"])
+    return out
 
 
 def generation_seed(seed: int, attempt: int = 0) -> int:
@@ -250,6 +269,5 @@ def generated_row(env: Any, task: str, seed: int, record: list | None, attempt: 
     objects = _retarget_config(cfg.retarget).objects  # object-aware servo, as the hand rows (policy/retarget/rows.py)
     out = execute_ee_trajectory(env, plan["ee"], seed=seed, record=record, objects=objects)
     out.update(detection_rate=detected, generation_seed=noise_seed)
-    if plan["plan"] is not None:
-        out["plan"] = plan["plan"]
+    out.update(plan["plan"] or {})
     return out

@@ -255,14 +255,14 @@ def test_generated_row_with_fakes(lift_env, monkeypatch):
         (shape, instruction, seed), = gen.calls
         assert shape == (128, 128, 3) and seed == 3 and instruction == lift_env.unwrapped.instruction
         assert out["success"] is False and 0 < out["steps"] <= 40 and out["detection_rate"] == 1.0
-        assert len(record) == out["steps"] + 1 and "plan" not in out  # this retargeter keeps no report
+        assert len(record) == out["steps"] + 1 and "plan_grasp" not in out  # this retargeter keeps no report
         # a retargeter's report: the result says what it made of the video (here: a push, and why)
         from policy.retarget.retargeter import NO_OBJECT_CONTACT, RetargetReport
 
         fake.last_report = RetargetReport(grasp_type="push", no_grasp=NO_OBJECT_CONTACT)
         out = ROWS["generated"](lift_env, "Lift", 3, None)
-        assert out["plan"] == {"has_grasp": False, "grasp_type": "push", "motion_timed": False,
-                               "no_grasp": NO_OBJECT_CONTACT}  # fmt: skip
+        assert {k: v for k, v in out.items() if k.startswith("plan_")} == {
+            "plan_grasp": False, "plan_grasp_type": "push", "plan_motion_timed": False, "plan_no_grasp": NO_OBJECT_CONTACT}
         del fake.last_report
         # no hand found: the row fails cleanly, without stepping
         monkeypatch.setitem(rows._CACHE, "tracker:mediapipe",
@@ -302,6 +302,20 @@ def test_row_config_from_env(monkeypatch):
     assert not GeneratedRowConfig.from_env().depth
     monkeypatch.setenv("HOI2ROBOT_CONTEXT", "nowhere")
     with pytest.raises(ValueError, match="HOI2ROBOT_CONTEXT"):
+        GeneratedRowConfig.from_env()
+    monkeypatch.setenv("HOI2ROBOT_CONTEXT", "engine")
+    # the tracker: the keypoint net or a MediaPipe preset of configs/tracker/ (lenient: low confidence thresholds)
+    from hoi_videogen.rows import _CACHE, _tracker, tracker_presets
+
+    assert {"mediapipe", "realtime", "lenient"} <= set(tracker_presets())
+    monkeypatch.setenv("HOI2ROBOT_TRACKER", "lenient")
+    assert GeneratedRowConfig.from_env().tracker == "lenient"
+    monkeypatch.delitem(_CACHE, "tracker:lenient", raising=False)
+    lenient, default = _tracker("lenient").config, _tracker("mediapipe").config
+    assert lenient.min_hand_detection_confidence < default.min_hand_detection_confidence
+    assert lenient.zoom_grid == default.zoom_grid  # the rest is the default's
+    monkeypatch.setenv("HOI2ROBOT_TRACKER", "mediapipes")
+    with pytest.raises(ValueError, match="HOI2ROBOT_TRACKER.*lenient"):
         GeneratedRowConfig.from_env()
     cam = clip().camera
     half = scale_camera(cam, 32, 32)

@@ -525,14 +525,14 @@ def test_plan_counts_say_what_the_generated_videos_became():
     from policy.datasets.collect import plan_counts
     from policy.retarget.retargeter import NO_CLOSURE, NO_OBJECT_CONTACT
 
-    grasp = {"has_grasp": True, "grasp_type": "pinch", "motion_timed": True, "no_grasp": None}
-    push = {"has_grasp": False, "grasp_type": "push", "motion_timed": False, "no_grasp": NO_OBJECT_CONTACT}
+    grasp = {"plan_grasp": True, "plan_grasp_type": "pinch", "plan_motion_timed": True}
+    push = {"plan_grasp": False, "plan_grasp_type": "push", "plan_motion_timed": False, "plan_no_grasp": NO_OBJECT_CONTACT}
     results = [
-        {"success": True, "steps": 90, "plan": grasp},
-        {"success": False, "steps": 120, "plan": grasp},
-        {"success": False, "steps": 150, "plan": push},
-        {"success": False, "steps": 150, "plan": push},
-        {"success": False, "steps": 150, "plan": {**push, "no_grasp": NO_CLOSURE}},
+        {"success": True, "steps": 90, **grasp},
+        {"success": False, "steps": 120, **grasp},
+        {"success": False, "steps": 150, **push},
+        {"success": False, "steps": 150, **push},
+        {"success": False, "steps": 150, **push, "plan_no_grasp": NO_CLOSURE},
         {"success": False, "steps": 0, "error": "no hand detected in any of the 16 frames"},
     ]
     assert plan_counts(results) == {
@@ -541,3 +541,22 @@ def test_plan_counts_say_what_the_generated_videos_became():
                    "no plan: no hand detected in any of the 16 frames": 1},
     }  # fmt: skip
     assert plan_counts([{"success": True, "steps": 80}]) == {}  # sources without a plan (expert): no entry
+
+
+def test_a_collection_report_counts_the_plans_of_its_seeds(tmp_path, monkeypatch):
+    """The plan entries of a row's result survive the collection (it keeps scalars only) into the report."""
+    import sim.bench
+    from policy.datasets.collect import CollectConfig, collect
+    from policy.retarget.retargeter import NO_LIFT
+
+    inner = noisy_row([], set())
+
+    def planning(env, task, seed, record, attempt=0):
+        return {**inner(env, task, seed, record, attempt), "plan_grasp": False, "plan_grasp_type": "push",
+                "plan_motion_timed": False, "plan_no_grasp": NO_LIFT}  # fmt: skip
+
+    monkeypatch.setitem(sim.bench.ROWS, "planning", planning)
+    report = collect(CollectConfig(task="Lift", source="planning", num_demos=2, attempts=2, out=str(tmp_path / "p.hdf5")))
+    assert report["plans"] == {"failed": {f"push: {NO_LIFT}": 2}, "successful": {}}
+    assert report["per_seed"][0]["plan_no_grasp"] == NO_LIFT
+    assert "plans" not in collect(CollectConfig(task="Lift", source="expert", num_demos=1, out=str(tmp_path / "e.hdf5")))

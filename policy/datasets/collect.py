@@ -309,9 +309,8 @@ def plan_counts(results: Sequence[dict]) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {"failed": {}, "successful": {}}
     seen = False
     for r in results:
-        if "plan" in r:
-            p = r["plan"]
-            label = "grasp" if p["has_grasp"] else f"push: {p.get('no_grasp') or 'no grasp'}"
+        if "plan_grasp" in r:  # hoi_videogen.rows.plan_summary
+            label = "grasp" if r["plan_grasp"] else f"push: {r.get('plan_no_grasp') or 'no grasp'}"
         elif r.get("error") and not r.get("steps"):
             label = f"no plan: {r['error']}"
         else:
