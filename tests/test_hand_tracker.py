@@ -237,6 +237,12 @@ def test_config_validation_and_yaml_mirror():
     assert HandTrackerConfig().resolved_model_path() == default_model_path()
     realtime = HandTrackerConfig.preset("realtime")
     assert realtime == HandTrackerConfig(num_hands=1, zoom_grid=0, zoom_fit=0.0, zoom_backward=False)  # over the default
+    # inside a running Hydra app (a collection building the generated row's tracker): the same preset
+    from hydra import initialize_config_module
+
+    with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
+        assert HandTrackerConfig.preset("realtime") == realtime
+        assert HandTrackerConfig.preset("lenient").min_hand_detection_confidence == 0.2
     assert os.fspath(HandTrackerConfig(model_path="~/m.task").resolved_model_path()).endswith("m.task")
 
 
