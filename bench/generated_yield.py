@@ -3,7 +3,8 @@
 Two collections of the ``generated`` source on the same task and seeds (e.g. two generator weights) differ only in
 the generator, so a per-seed pairing is fairer than comparing two rates: ``both``, ``only_a``, ``only_b`` count the
 seeds where both, only the first or only the second succeeded on attempt 1, and ``p_exact`` is the two-sided exact
-binomial (McNemar) test on the discordant seeds. Detection rate is MediaPipe's share of frames with a hand.
+binomial (McNemar) test on the discordant seeds (with several tasks, also pooled over all of them). Detection rate
+is MediaPipe's share of frames with a hand.
 
     python bench/generated_yield.py --pair Push runs/policy_sources_least_turn/demos/Push_generated_200.json \\
         runs/gen_g2/Push_generated_100.json --pair Lift ... --labels second third \\
@@ -71,12 +72,20 @@ def main(argv: list[str] | None = None) -> dict:
     for task, pa, pb in args.pair:
         rows[task] = {"a": pa, "b": pb, **compare(json.loads(Path(pa).read_text()), json.loads(Path(pb).read_text()))}
     record = {"labels": {"a": args.labels[0], "b": args.labels[1]}, "tasks": rows}
+    if len(rows) > 1:  # every task's seeds pooled: the discordant seeds summed, one exact test over all of them
+        pooled = {k: sum(r[k] for r in rows.values()) for k in ("seeds", "success_a", "success_b", "both", "only_a", "only_b")}
+        pooled["p_exact"] = round(mcnemar_p(pooled["only_a"], pooled["only_b"]), 4)
+        record["pooled"] = pooled
     la, lb = args.labels
     print(f"{'task':8} {'seeds':>5} {la + ' ok':>10} {lb + ' ok':>10} {'only ' + la:>10} {'only ' + lb:>10} "
           f"{'p':>6} {'det ' + la:>9} {'det ' + lb:>9}")
     for task, r in rows.items():
         print(f"{task:8} {r['seeds']:5d} {r['success_a']:10d} {r['success_b']:10d} {r['only_a']:10d} {r['only_b']:10d} "
               f"{r['p_exact']:6.3f} {r['detection_a']!s:>9} {r['detection_b']!s:>9}")
+    if "pooled" in record:
+        r = record["pooled"]
+        print(f"{'pooled':8} {r['seeds']:5d} {r['success_a']:10d} {r['success_b']:10d} {r['only_a']:10d} "
+              f"{r['only_b']:10d} {r['p_exact']:6.3f}")
     if args.out:
         write_json(args.out, record)
     return record

@@ -518,7 +518,11 @@ def test_generated_yield_pairs_first_attempts_per_seed(tmp_path):
     assert (r["success_a"], r["success_b"], r["both"], r["only_a"], r["only_b"]) == (1, 5, 1, 0, 4)
     assert r["p_exact"] == pytest.approx(0.125) and (r["detection_a"], r["detection_b"]) == (0.5, 1.0)
     assert mod.mcnemar_p(3, 3) == 1.0 and mod.mcnemar_p(0, 0) == 1.0
-    assert json.loads((tmp_path / "y.json").read_text())["labels"] == {"a": "old", "b": "new"}
+    assert json.loads((tmp_path / "y.json").read_text())["labels"] == {"a": "old", "b": "new"} and "pooled" not in rec
+    two = mod.main(["--pair", "Lift", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                    "--pair", "Push", str(tmp_path / "b.json"), str(tmp_path / "a.json")])  # fmt: skip
+    assert two["pooled"] == {"seeds": 12, "success_a": 6, "success_b": 6, "both": 2, "only_a": 4, "only_b": 4,
+                             "p_exact": 1.0}  # fmt: skip
 
 
 def test_plan_counts_say_what_the_generated_videos_became():
