@@ -19,6 +19,19 @@ def run_dir() -> Path:
     return path
 
 
+def compose_config(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """The project config ``configs/<name>.yaml`` composed with ``overrides`` (a DictConfig), from code: inside a
+    running Hydra app (every console script; Hydra is initialized there on this same config package) on its search
+    path, elsewhere (a library call, a ROS node, a test) on the installed config package."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name=name, overrides=list(overrides))
+    with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
+        return compose(config_name=name, overrides=list(overrides))
+
+
 def to_plain(cfg: Any) -> Any:
     """An OmegaConf config as plain, JSON-serializable Python containers (interpolations resolved)."""
     from omegaconf import OmegaConf

@@ -98,7 +98,6 @@ def object_coverage(ma: np.ndarray, clip: HOIClip, threshold: float = 0.5, radiu
     another object of the clip (Stack's second cube, a target marker): the hand goes to the wrong thing. NaN where
     undefined (no object moves in the clip; no other object)."""
     m = (ma.max(0) if ma.ndim == 3 else ma) >= threshold
-    H, W = m.shape
     moved = {k: float(np.linalg.norm(v[:, :3] - v[0, :3], axis=1).max()) for k, v in clip.objects.items()}
     if not moved or max(moved.values()) <= MOVED_M:
         return {"ma_on_object": float("nan"), "ma_other_object_only": float("nan")}

@@ -225,11 +225,10 @@ def plan_summary(report: Any) -> dict[str, Any] | None:
     then says why each generated demo did what it did without regenerating it."""
     if report is None:
         return None
-    d = report.to_dict()
-    out = {"plan_grasp": bool(d["has_grasp"]), "plan_grasp_type": str(d["grasp_type"]),
-           "plan_motion_timed": bool(d["motion_timed"])}
-    if d["no_grasp"]:
-        out["plan_no_grasp"] = str(d["no_grasp"])
+    out = {"plan_grasp": bool(report.has_grasp), "plan_grasp_type": str(report.grasp_type),
+           "plan_motion_timed": bool(report.motion_timed)}
+    if report.no_grasp:
+        out["plan_no_grasp"] = str(report.no_grasp)
     return out
 
 

@@ -117,19 +117,12 @@ class HandTrackerConfig:
     @classmethod
     def preset(cls, name: str = "mediapipe") -> "HandTrackerConfig":
         """The Hydra preset ``configs/tracker/<name>.yaml`` (e.g. ``realtime``; its defaults list applied), validated.
-        Also callable inside a running Hydra app (``hoi-collect-demos``, ``hoi-bench``: Hydra is initialized there,
-        on the same config package), whose search path then composes it."""
-        from hydra import compose, initialize_config_module
-        from hydra.core.global_hydra import GlobalHydra
+        Also inside a running Hydra app (``hoi-collect-demos`` building the generated row's tracker)."""
         from omegaconf import OmegaConf
 
-        def load() -> "HandTrackerConfig":
-            return cls(**OmegaConf.to_container(compose("pipeline", overrides=[f"tracker={name}"]).tracker))
+        from hoi2robot.config import compose_config
 
-        if GlobalHydra.instance().is_initialized():
-            return load()
-        with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
-            return load()
+        return cls(**OmegaConf.to_container(compose_config("pipeline", [f"tracker={name}"]).tracker))
 
     def resolved_model_path(self) -> Path:
         """The model file this config points at (not checked for existence)."""

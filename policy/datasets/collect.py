@@ -307,7 +307,6 @@ def plan_counts(results: Sequence[dict]) -> dict[str, dict[str, int]]:
     for failed and successful seeds: ``grasp``, ``push: <why no grasp>`` or ``no plan: <retarget error>``. Empty when
     no result carries a plan (expert and other sources)."""
     out: dict[str, dict[str, int]] = {"failed": {}, "successful": {}}
-    seen = False
     for r in results:
         if "plan_grasp" in r:  # hoi_videogen.rows.plan_summary
             label = "grasp" if r["plan_grasp"] else f"push: {r.get('plan_no_grasp') or 'no grasp'}"
@@ -315,10 +314,9 @@ def plan_counts(results: Sequence[dict]) -> dict[str, dict[str, int]]:
             label = f"no plan: {r['error']}"
         else:
             continue
-        seen = True
         group = out["successful" if r["success"] else "failed"]
         group[label] = group.get(label, 0) + 1
-    return out if seen else {}
+    return out if out["failed"] or out["successful"] else {}
 
 
 def collect_episode(env: RecordingEnv, source: str, task: str, seed: int, attempts: int = 1, first_attempt: int = 0

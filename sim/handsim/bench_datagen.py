@@ -24,9 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from hydra import compose, initialize_config_module
-
-from hoi2robot.config import write_json
+from hoi2robot.config import compose_config, write_json
 
 TARGET_CLIPS_PER_MIN = 30.0
 DATASET_CLIPS = 2000
@@ -40,17 +38,8 @@ def run(clips_per_task: int, workers: int, resolution: int, num_frames: int, out
     load0 = os.getloadavg()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
     with tempfile.TemporaryDirectory(prefix="bench_datagen_") as tmp:
-        with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
-            cfg = compose(
-                "datagen",
-                overrides=[
-                    f"clips_per_task={clips_per_task}",
-                    f"workers={workers}",
-                    f"resolution={resolution}",
-                    f"num_frames={num_frames}",
-                    f"out={tmp}/ds",
-                ],
-            )
+        cfg = compose_config("datagen", [f"clips_per_task={clips_per_task}", f"workers={workers}",
+                                         f"resolution={resolution}", f"num_frames={num_frames}", f"out={tmp}/ds"])
         report = generate(cfg)
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
     cpu_s = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime for a, b in zip(ru0, ru1))

@@ -271,14 +271,9 @@ class PlanNode(Node):
             if v[f"{group}.config"]:
                 overrides.append(f"{group}={v[f'{group}.config']}")
         if v["pipeline.config_name"]:
-            from hydra import compose, initialize_config_module
-            from hydra.core.global_hydra import GlobalHydra
-            from omegaconf import OmegaConf
+            from hoi2robot.config import compose_config, to_plain
 
-            GlobalHydra.instance().clear()
-            with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
-                composed = compose(config_name=v["pipeline.config_name"], overrides=overrides)
-                cfg = OmegaConf.to_container(composed, resolve=True)
+            cfg = to_plain(compose_config(v["pipeline.config_name"], overrides))
         elif overrides:
             raise ParamError("pipeline.overrides / tracker.config / retarget.config need pipeline.config_name")
         gen = dict(cfg.get("generator") or {})
