@@ -1,10 +1,11 @@
-"""First-attempt success of two demo collections on the seeds they share, paired per seed.
+"""Success of two demo collections within their first K attempts, on the seeds they share, paired per seed.
 
 Two collections of the ``generated`` source on the same task and seeds (e.g. two generator weights) differ only in
 the generator, so a per-seed pairing is fairer than comparing two rates: ``both``, ``only_a``, ``only_b`` count the
-seeds where both, only the first or only the second succeeded on attempt 1, and ``p_exact`` is the two-sided exact
-binomial (McNemar) test on the discordant seeds (with several tasks, also pooled over all of them). Detection rate
-is MediaPipe's share of frames with a hand.
+seeds where both, only the first or only the second succeeded within ``--attempts`` K (default 1: the first
+generation; attempt k draws the same noise in both collections), and ``p_exact`` is the two-sided exact binomial
+(McNemar) test on the discordant seeds (with several tasks, also pooled over all of them). Detection rate is
+MediaPipe's share of frames with a hand in each seed's last attempt.
 
     python bench/generated_yield.py --pair Push runs/policy_sources_least_turn/demos/Push_generated_200.json \\
         runs/gen_g2/Push_generated_100.json --pair Lift ... --labels second third \\
@@ -23,12 +24,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hoi2robot.config import write_json  # noqa: E402
 
 
-def first_attempts(report: dict) -> dict[int, dict]:
-    """seed -> {success, detection_rate} of the seed's first attempt (a retried seed failed its first)."""
+def first_attempts(report: dict, within: int = 1) -> dict[int, dict]:
+    """seed -> {success, detection_rate}: did the seed succeed within its first ``within`` attempts (a seed stops at
+    its first success, so a success needing more attempts failed those)."""
+    allowed = int(report.get("key", {}).get("attempts", 1))
+    if within > allowed:
+        raise ValueError(f"{report.get('file', 'the report')} ran at most {allowed} attempt(s) per seed, "
+                         f"fewer than the {within} asked for")
     out = {}
     for row in report["per_seed"]:
-        first_ok = bool(row.get("success")) and int(row.get("attempts", 1)) == 1
-        out[int(row["seed"])] = {"success": first_ok, "detection_rate": row.get("detection_rate")}
+        ok = bool(row.get("success")) and int(row.get("attempts", 1)) <= within
+        out[int(row["seed"])] = {"success": ok, "detection_rate": row.get("detection_rate")}
     return out
 
 
@@ -41,8 +47,8 @@ def mcnemar_p(only_a: int, only_b: int) -> float:
     return min(1.0, 2 * sum(comb(n, i) for i in range(k + 1)) / 2**n)
 
 
-def compare(a: dict, b: dict) -> dict:
-    ra, rb = first_attempts(a), first_attempts(b)
+def compare(a: dict, b: dict, within: int = 1) -> dict:
+    ra, rb = first_attempts(a, within), first_attempts(b, within)
     seeds = sorted(set(ra) & set(rb))
     if not seeds:
         raise ValueError("the two collections share no seeds")
@@ -66,12 +72,14 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--pair", nargs=3, action="append", metavar=("TASK", "REPORT_A", "REPORT_B"), required=True,
                     help="a task and the two collection reports (.json beside the .hdf5)")
     ap.add_argument("--labels", nargs=2, default=["a", "b"], help="names of the two collections")
+    ap.add_argument("--attempts", type=int, default=1, help="a seed succeeds if one of its first K attempts did")
     ap.add_argument("--out", default=None, help="write the record here")
     args = ap.parse_args(argv)
     rows = {}
     for task, pa, pb in args.pair:
-        rows[task] = {"a": pa, "b": pb, **compare(json.loads(Path(pa).read_text()), json.loads(Path(pb).read_text()))}
-    record = {"labels": {"a": args.labels[0], "b": args.labels[1]}, "tasks": rows}
+        rows[task] = {"a": pa, "b": pb, **compare(json.loads(Path(pa).read_text()), json.loads(Path(pb).read_text()),
+                                                    args.attempts)}
+    record = {"labels": {"a": args.labels[0], "b": args.labels[1]}, "attempts": args.attempts, "tasks": rows}
     if len(rows) > 1:  # every task's seeds pooled: the discordant seeds summed, one exact test over all of them
         pooled = {k: sum(r[k] for r in rows.values()) for k in ("seeds", "success_a", "success_b", "both", "only_a", "only_b")}
         pooled["p_exact"] = round(mcnemar_p(pooled["only_a"], pooled["only_b"]), 4)

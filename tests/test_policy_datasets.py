@@ -523,6 +523,16 @@ def test_generated_yield_pairs_first_attempts_per_seed(tmp_path):
                     "--pair", "Push", str(tmp_path / "b.json"), str(tmp_path / "a.json")])  # fmt: skip
     assert two["pooled"] == {"seeds": 12, "success_a": 6, "success_b": 6, "both": 2, "only_a": 4, "only_b": 4,
                              "p_exact": 1.0}  # fmt: skip
+    # within the first 3 attempts, a's seed 6 (third attempt) counts; a report that ran fewer attempts is refused
+    a["key"], b["key"] = {"attempts": 4}, {"attempts": 4}
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    r3 = mod.main(["--pair", "Lift", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--attempts", "3"])
+    assert r3["attempts"] == 3 and (r3["tasks"]["Lift"]["success_a"], r3["tasks"]["Lift"]["only_b"]) == (2, 3)
+    b["key"] = {"attempts": 1}
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    with pytest.raises(ValueError, match="at most 1 attempt"):
+        mod.main(["--pair", "Lift", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--attempts", "2"])
 
 
 def test_plan_counts_say_what_the_generated_videos_became():
