@@ -54,6 +54,16 @@ def test_pnp_recovers_a_hand_from_pixels_and_centred_metric_points():
     np.testing.assert_allclose(pts, kp_cam, atol=1e-5)
 
 
+def test_pnp_rejects_collapsed_landmarks_instead_of_raising():
+    """A blob-like generated hand can give near-coincident world landmarks; SQPnP asserts on them (cv2.error), which
+    once failed a whole generated seed. The frame comes back unsolved, for the caller to drop as an outlier."""
+    rng = np.random.default_rng(0)
+    cam = look_down_camera()
+    world = 1e-6 * rng.normal(size=(21, 3))
+    pts, err = pnp_hand(rng.uniform(30, 90, (21, 2)), world, cam.K)
+    assert err == float("inf") and np.isnan(pts).all() and pts.shape == (21, 3)
+
+
 # --------------------------------------------------------------------------------------------------- gripper
 def test_hysteresis_does_not_chatter_between_thresholds():
     a = np.array([1.0, 0.55, 0.45, 0.39, 0.45, 0.55, 0.45, 0.61, 0.5, 0.41, 0.2])

@@ -17,14 +17,19 @@ def pnp_hand(kp2: np.ndarray, world: np.ndarray, K: np.ndarray) -> tuple[np.ndar
 
     Returns (21×3 camera-frame points, mean reprojection error in pixels). OpenCV's ``solvePnP`` (SQPnP, then
     Levenberg–Marquardt refinement) solves rotation and translation; the hand's size is MediaPipe's estimate, so the
-    depth is right up to that scale (multiplying all points by ``s`` keeps their projections).
+    depth is right up to that scale (multiplying all points by ``s`` keeps their projections). A frame PnP cannot
+    solve (no solution, the mirror one behind the camera, or landmarks too collapsed for SQPnP, which a generated
+    blob-like hand can give) returns NaN points and an infinite error, so the caller rejects it as an outlier.
     """
     import cv2
 
     obj = np.ascontiguousarray(world, dtype=np.float64).reshape(-1, 1, 3)
     img = np.ascontiguousarray(kp2, dtype=np.float64).reshape(-1, 1, 2)
     K = np.asarray(K, np.float64)
-    ok, rvec, tvec = cv2.solvePnP(obj, img, K, None, flags=cv2.SOLVEPNP_SQPNP)
+    try:
+        ok, rvec, tvec = cv2.solvePnP(obj, img, K, None, flags=cv2.SOLVEPNP_SQPNP)
+    except cv2.error:  # SQPnP asserts on degenerate (near-coincident or collinear) landmarks
+        ok = False
     if not ok:
         return np.full((len(world), 3), np.nan), float("inf")
     rvec, tvec = cv2.solvePnPRefineLM(obj, img, K, None, rvec, tvec)
