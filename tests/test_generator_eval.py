@@ -242,6 +242,7 @@ def test_generated_row_with_fakes(lift_env, monkeypatch):
     register_generator("fake-row", lambda **kw: gen)
     monkeypatch.setenv("HOI2ROBOT_GENERATOR", "fake-row")
     monkeypatch.setenv("HOI2ROBOT_CONTEXT", "robot")
+    monkeypatch.setenv("HOI2ROBOT_TRACKER", "mediapipe")
     obs, _ = lift_env.reset(seed=3)
     found = HandTrack.empty(4, 8.0, (128, 128), "fake")
     found.valid[:, 1] = True
@@ -256,6 +257,7 @@ def test_generated_row_with_fakes(lift_env, monkeypatch):
         assert shape == (128, 128, 3) and seed == 3 and instruction == lift_env.unwrapped.instruction
         assert out["success"] is False and 0 < out["steps"] <= 40 and out["detection_rate"] == 1.0
         assert len(record) == out["steps"] + 1 and "plan_grasp" not in out  # this retargeter keeps no report
+        assert out["tracker"] == "mediapipe"  # each result names the tracker that read the video
         # a retargeter's report: the result says what it made of the video (here: a push, and why)
         from policy.retarget.retargeter import NO_OBJECT_CONTACT, RetargetReport
 
@@ -269,7 +271,7 @@ def test_generated_row_with_fakes(lift_env, monkeypatch):
                             type("T", (), {"track": lambda self, f, fps: HandTrack.empty(4, 8.0, (128, 128), "x")})())  # fmt: skip
         out = ROWS["generated"](lift_env, "Lift", 3, None)
         assert out == {"success": False, "steps": 0, "error": "no hand detected in any frame", "detection_rate": 0.0,
-                       "generation_seed": 3}
+                       "generation_seed": 3, "tracker": "mediapipe"}
         # another attempt on the same scene draws other generator noise, the same for the same attempt
         out = ROWS["generated"](lift_env, "Lift", 3, None, attempt=2)
         assert gen.calls[-1][2] == out["generation_seed"] == rows.generation_seed(3, 2) != 3
@@ -308,8 +310,10 @@ def test_row_config_from_env(monkeypatch):
     from hoi_videogen.rows import _CACHE, _tracker, tracker_presets
 
     assert {"mediapipe", "realtime", "lenient"} <= set(tracker_presets())
-    monkeypatch.setenv("HOI2ROBOT_TRACKER", "lenient")
-    assert GeneratedRowConfig.from_env().tracker == "lenient"
+    monkeypatch.delenv("HOI2ROBOT_TRACKER", raising=False)
+    assert GeneratedRowConfig.from_env().tracker == "lenient"  # the default: generated hands are blob-like
+    monkeypatch.setenv("HOI2ROBOT_TRACKER", "mediapipe")
+    assert GeneratedRowConfig.from_env().tracker == "mediapipe"
     monkeypatch.delitem(_CACHE, "tracker:lenient", raising=False)
     lenient, default = _tracker("lenient").config, _tracker("mediapipe").config
     assert lenient.min_hand_detection_confidence < default.min_hand_detection_confidence

@@ -497,6 +497,21 @@ def test_generated_collections_are_keyed_by_the_generator_weights(tmp_path, monk
         weights_fingerprint({"name": "tiny", "path": str(tmp_path / "empty")})
 
 
+def test_generated_collection_keys_name_their_tracker_also_from_before_they_did():
+    """The generated row's default tracker changed (mediapipe → lenient), so a key names the tracker itself; a key
+    saved before that reads as the tracker it ran: its HOI2ROBOT_TRACKER, or mediapipe."""
+    from policy.datasets.collect import _settings_diff
+
+    old = {"task": "Stack", "source": "generated", "attempts": 4, "env": {"HOI2ROBOT_TRACKER": None}}
+    now = {**old, "tracker": "lenient"}
+    assert _settings_diff(old, now) == ["tracker"]
+    assert _settings_diff(old, {**old, "tracker": "mediapipe"}, ignore=("attempts",)) == []
+    set_lenient = {**old, "env": {"HOI2ROBOT_TRACKER": "lenient"}}
+    assert _settings_diff(set_lenient, {**set_lenient, "tracker": "lenient"}) == []
+    expert = {"task": "Stack", "source": "expert", "env": {}}
+    assert _settings_diff(expert, dict(expert)) == []  # other sources have no tracker
+
+
 def test_generated_yield_pairs_first_attempts_per_seed(tmp_path):
     """bench/generated_yield.py: only the seeds both reports have count, a retried success is a first-attempt
     failure, and the exact McNemar p-value follows the discordant seeds."""

@@ -173,15 +173,26 @@ def parts_dir(cfg: CollectConfig) -> Path:
 
 def _parts_key(cfg: CollectConfig) -> dict[str, Any]:
     """What a saved seed depends on; a rerun reuses saved seeds only if all of it is the same. For the ``generated``
-    source that includes the generator's weights (their fingerprint), not only their name or path."""
+    source that includes the generator's weights (their fingerprint), not only their name or path, and the tracker
+    the row used (its default has changed, so the environment alone does not say)."""
     key = {"task": cfg.task, "source": cfg.source, "cameras": list(cfg.cameras), "image_size": list(cfg.image_size),
            "render": cfg.render, "attempts": cfg.attempts, "env": {k: os.environ.get(k) for k in ROW_ENV}}
     if cfg.source == "generated":
         from hoi_videogen.generators import weights_fingerprint
         from hoi_videogen.rows import GeneratedRowConfig
 
-        key["generator_weights"] = weights_fingerprint(GeneratedRowConfig.from_env().generator)
+        row = GeneratedRowConfig.from_env()
+        key["generator_weights"] = weights_fingerprint(row.generator)
+        key["tracker"] = row.tracker
     return key
+
+
+def _with_tracker(key: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A saved key as :func:`_parts_key` writes it now: keys of ``generated`` collections made before keys named the
+    tracker get the one they ran, their ``HOI2ROBOT_TRACKER`` or the default of then, ``mediapipe``."""
+    if not isinstance(key, dict) or key.get("source") != "generated" or "tracker" in key:
+        return key
+    return {**key, "tracker": (key.get("env") or {}).get("HOI2ROBOT_TRACKER") or "mediapipe"}
 
 
 def _report_path(out: str | Path) -> Path:
@@ -190,6 +201,7 @@ def _report_path(out: str | Path) -> Path:
 
 def _settings_diff(saved: dict[str, Any], want: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
     """The recorded settings (:func:`_parts_key`) that differ between two collections."""
+    saved, want = _with_tracker(saved), _with_tracker(want)
     return sorted(k for k in set(saved) | set(want) if k not in ignore and saved.get(k) != want.get(k))
 
 
@@ -263,7 +275,7 @@ def _open_parts(cfg: CollectConfig) -> Path:
         shutil.rmtree(parts)
     if parts.is_dir():
         try:
-            saved = json.loads((parts / "key.json").read_text())
+            saved = _with_tracker(json.loads((parts / "key.json").read_text()))
         except (OSError, ValueError):
             saved = None
         if saved != key:
