@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hoi2robot.config import write_json  # noqa: E402
 
 
-def first_attempts(report: dict, within: int = 1) -> dict[int, dict]:
+def successes_within(report: dict, within: int = 1) -> dict[int, dict]:
     """seed -> {success, detection_rate}: did the seed succeed within its first ``within`` attempts (a seed stops at
     its first success, so a success needing more attempts failed those)."""
     allowed = int(report.get("key", {}).get("attempts", 1))
@@ -48,7 +48,7 @@ def mcnemar_p(only_a: int, only_b: int) -> float:
 
 
 def compare(a: dict, b: dict, within: int = 1) -> dict:
-    ra, rb = first_attempts(a, within), first_attempts(b, within)
+    ra, rb = successes_within(a, within), successes_within(b, within)
     seeds = sorted(set(ra) & set(rb))
     if not seeds:
         raise ValueError("the two collections share no seeds")

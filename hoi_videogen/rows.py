@@ -43,6 +43,7 @@ Usage: ``HOI2ROBOT_GENERATOR=tiny hoi-bench rows=[generated] tasks=[Lift] seeds=
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -180,12 +181,14 @@ def _retargeter(name: str) -> Any:
     return _cached("retarget:" + name, lambda: Retargeter(_retarget_config(name)))
 
 
-def tracker_presets() -> list[str]:
-    """The MediaPipe tracker presets (``configs/tracker/<name>.yaml``) the row's ``HOI2ROBOT_TRACKER`` may name."""
+@functools.cache
+def tracker_presets() -> tuple[str, ...]:
+    """The MediaPipe tracker presets (``configs/tracker/<name>.yaml``) the row's ``HOI2ROBOT_TRACKER`` may name (read
+    once per process: every seed's row config checks its tracker against them)."""
     from importlib.resources import files
 
-    return sorted(p.name[: -len(".yaml")] for p in files("hoi2robot.configs").joinpath("tracker").iterdir()
-                  if p.name.endswith(".yaml"))  # fmt: skip
+    return tuple(sorted(p.name[: -len(".yaml")] for p in files("hoi2robot.configs").joinpath("tracker").iterdir()
+                        if p.name.endswith(".yaml")))  # fmt: skip
 
 
 def _tracker(kind: str) -> Any:

@@ -275,11 +275,11 @@ def _open_parts(cfg: CollectConfig) -> Path:
         shutil.rmtree(parts)
     if parts.is_dir():
         try:
-            saved = _with_tracker(json.loads((parts / "key.json").read_text()))
+            saved = json.loads((parts / "key.json").read_text())
         except (OSError, ValueError):
             saved = None
-        if saved != key:
-            diff = sorted(k for k in key if saved is None or saved.get(k) != key[k])
+        diff = sorted(key) if not isinstance(saved, dict) else _settings_diff(saved, key)
+        if diff:
             raise ValueError(
                 f"{parts} holds seeds of an interrupted collection with other settings (differ: {diff}); "
                 "rerun with the same settings to finish it, or with resume=false to start over"
