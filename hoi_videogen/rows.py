@@ -5,7 +5,9 @@
 Settings come from environment variables (bench workers are spawned processes, so these reach them):
 
 * ``HOI2ROBOT_GENERATOR`` — generator name (default ``tiny``), or a JSON object ``{"name": ..., **kwargs}`` given
-  to :func:`hoi_videogen.generators.build_generator`.
+  to :func:`hoi_videogen.generators.build_generator`. The context frame is rendered at the generator's own
+  ``resolution`` (a ``tiny`` pipeline's, or the engine oracle's ``{"name": "engine", "resolution": 256}``), else
+  at 128².
 * ``HOI2ROBOT_CONTEXT`` — where the context frame comes from:
   ``engine`` (default): the HOI engine's context render of the same seed (same object placement, the robot hidden,
   the engine's lighting), i.e. exactly the distribution the generator was trained on;
@@ -57,7 +59,7 @@ from hoi2robot.contracts import CameraModel
 from sim.bench import register_row
 
 __all__ = ["GeneratedRowConfig", "context_frame", "context_gap", "generated_row", "generation_seed",
-           "plan_from_context", "plan_summary", "scale_camera", "tracker_presets"]
+           "context_size", "plan_from_context", "plan_summary", "scale_camera", "tracker_presets"]
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ class GeneratedRowConfig:
     tracker: str = "lenient"
     retarget: str = "default"
     depth: bool = True
-    resolution: int = 128  # generator input size (the engine dataset's resolution)
+    resolution: int = 128  # context size for a generator without a resolution of its own (the engine dataset's)
     camera: str = "egoview"
 
     def __post_init__(self) -> None:
@@ -166,6 +168,20 @@ def _cached(key: str, make) -> Any:
     return _CACHE[key]
 
 
+def _generator(cfg: GeneratedRowConfig) -> Any:
+    """The generator ``cfg`` names, built once per process."""
+    from hoi_videogen.generators import build_generator
+
+    return _cached("generator:" + json.dumps(cfg.generator, sort_keys=True), lambda: build_generator(cfg.generator))
+
+
+def context_size(cfg: GeneratedRowConfig, generator: Any) -> int:
+    """The side of the context frame ``generator`` takes: its own ``resolution`` (a ``tiny`` pipeline's, an engine
+    oracle's set size), else ``cfg.resolution`` (a generator that renders at whatever size it is given)."""
+    own = getattr(generator, "resolution", None)
+    return int(own) if own else int(cfg.resolution)
+
+
 def _retarget_config(name: str) -> Any:
     """The retarget config ``name`` names (as the hand rows read ``HOI2ROBOT_RETARGET``:
     :func:`policy.retarget.rows.base_retarget_config`), loaded once per process."""
@@ -210,11 +226,9 @@ def plan_from_context(
 ) -> dict[str, Any]:
     """generator → tracker → retarget; returns ``video``, ``track``, ``ee`` (None when retargeting failed), ``error``
     (the reason, or None) and ``plan``: what the retargeter made of the video (:func:`plan_summary`; None on error)."""
-    from hoi_videogen.generators import build_generator
     from policy.retarget.retargeter import RetargetError
 
-    gen = _cached("generator:" + json.dumps(cfg.generator, sort_keys=True), lambda: build_generator(cfg.generator))
-    video = gen.generate(frame, instruction, seed=seed, camera=camera)
+    video = _generator(cfg).generate(frame, instruction, seed=seed, camera=camera)
     track = _tracker(cfg.tracker).track(video.frames, video.fps)
     retargeter = _retargeter(cfg.retarget)
     try:
@@ -260,7 +274,8 @@ def generated_row(env: Any, task: str, seed: int, record: list | None, attempt: 
 
     cfg = GeneratedRowConfig.from_env()
     env.reset(seed=seed)
-    frame, camera, depth = context_frame(env, task, seed, cfg.context, cfg.resolution, cfg.camera)
+    size = context_size(cfg, _generator(cfg))
+    frame, camera, depth = context_frame(env, task, seed, cfg.context, size, cfg.camera)
     depth = depth if cfg.depth else None
     instruction = getattr(env.unwrapped, "instruction", None) or task
     noise_seed = generation_seed(seed, attempt)

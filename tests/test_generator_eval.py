@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -300,6 +301,15 @@ def test_row_config_from_env(monkeypatch):
     monkeypatch.setenv("HOI2ROBOT_CONTEXT", "robot")
     cfg = GeneratedRowConfig.from_env()
     assert cfg.generator == {"name": "tiny", "num_inference_steps": 4} and cfg.context == "robot" and cfg.depth
+    # the context frame takes the generator's own size: the engine oracle's set resolution, a tiny pipeline's
+    from types import SimpleNamespace
+
+    from hoi_videogen.generators import build_generator
+    from hoi_videogen.rows import context_size
+
+    assert context_size(cfg, build_generator({"name": "engine", "resolution": 256, "num_frames": 32})) == 256
+    assert context_size(cfg, build_generator({"name": "engine"})) == 128  # renders at the size it is given
+    assert context_size(cfg, SimpleNamespace(resolution=64)) == 64
     monkeypatch.setenv("HOI2ROBOT_DEPTH", "0")
     assert not GeneratedRowConfig.from_env().depth
     monkeypatch.setenv("HOI2ROBOT_CONTEXT", "nowhere")
@@ -327,3 +337,44 @@ def test_row_config_from_env(monkeypatch):
     uv, _ = cam.project(p[None])
     uv2, _ = half.project(p[None])
     np.testing.assert_allclose(uv2, (uv + 0.5) * 0.5 - 0.5, atol=1e-9)
+
+
+def test_generator_formats_bench(tmp_path):
+    """bench/generator_formats.py: the engine-oracle ceiling per format from hoi-bench records (a record of another
+    format is refused), stage-2 step time and out-of-memory from the GPU probe's files, and a real sampling run of
+    the tiny architecture at a format it was not saved with."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("generator_formats",
+                                                  Path(__file__).resolve().parents[1] / "bench/generator_formats.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def record(res, frames, successes, gen_res=None):
+        env = {"HOI2ROBOT_GENERATOR": json.dumps({"name": "engine", "resolution": gen_res or res, "num_frames": frames})}
+        eps = [{"task": "PickPlaceCan", "seed": 1000 + i, "success": i < successes} for i in range(4)]
+        summary = {"generated": {"PickPlaceCan": {"success_rate": successes / 4, "episodes": 4}}}
+        (tmp_path / f"ceil_{res}_{frames}.json").write_text(json.dumps({"env": env, "summary": summary,
+                                                                         "episodes": eps}))
+
+    record(64, 4, 1)
+    logs = tmp_path / "gpu"
+    logs.mkdir()
+    (logs / "losses_64_4_b8.csv").write_text("stage,step,lr,seconds,loss\nma,5,0,1.0,1\nvideo,5,0,2.0,1\n"
+                                             "video,15,0,7.0,0.5\n")  # fmt: skip
+    (logs / "mem_64_4_b8.txt").write_text("100\n900\n400\n")
+    (logs / "mem_64_4_b16.txt").write_text("81000\n")  # no loss rows: out of memory
+    out = tmp_path / "formats.json"
+    rec = mod.main(["--ceilings", str(tmp_path / "ceil"), "--train-logs", str(logs), "--formats", "64x4", "128x8",
+                    "--steps", "2", "--repeats", "1", "--threads", "1", "--out", str(out)])
+    small, missing = rec["formats"]
+    assert small["ceiling"]["success_rate"] == 0.25 and small["ceiling"]["seeds"] == [1000, 1003]
+    assert missing["ceiling"] is None  # no record for 128x8
+    assert small["gpu_train"]["8"] == {"peak_gpu_mib": 900, "s_per_step": 0.5, "clips_per_s": 16.0}
+    assert small["gpu_train"]["16"]["oom"] and missing["gpu_train"] == {}
+    assert small["cpu_s_per_clip"] > 0 and out.with_suffix(".png").is_file()
+    record(64, 4, 1, gen_res=128)  # a record of the engine at another resolution under this format's name
+    with pytest.raises(ValueError, match="not the 64x4 engine oracle"):
+        mod.main(["--ceilings", str(tmp_path / "ceil"), "--formats", "64x4", "--no-sample", "--out", str(out)])
+    with pytest.raises(SystemExit):
+        mod.main(["--ceilings", str(tmp_path / "ceil"), "--formats", "100x4"])  # not a multiple of 8
