@@ -378,3 +378,23 @@ def test_generator_formats_bench(tmp_path):
         mod.main(["--ceilings", str(tmp_path / "ceil"), "--formats", "64x4", "--no-sample", "--out", str(out)])
     with pytest.raises(SystemExit):
         mod.main(["--ceilings", str(tmp_path / "ceil"), "--formats", "100x4"])  # not a multiple of 8
+
+
+def test_vae_hands_bench(tmp_path):
+    """bench/vae_hands.py: a VAE round trip keeps the frames' shape and most of their content, the record has one
+    row per dataset with rates in [0, 1], and a dataset without the task is an error, not an empty row."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("vae_hands", Path(__file__).resolve().parents[1] / "bench/vae_hands.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    root = tmp_path / "clips"
+    with DatasetWriter(root, {"resolution": 64}) as w:
+        for c in (clip(0, task="Push"), clip(1, task="Push")):
+            w.add(c, f"{c.task}_{c.seed:06d}")
+    rec = mod.main(["--data", str(root), "--task", "Push", "--clips", "1", "--out", str(tmp_path / "v.json")])
+    (row,) = rec["datasets"]
+    assert (row["clips"], row["resolution"], row["num_frames"]) == (1, 64, 4)
+    assert 0 <= row["hand_found_original"] <= 1 and 0 <= row["hand_found_vae"] <= 1 and row["psnr"] > 10
+    with pytest.raises(ValueError, match="no Lift clips"):
+        mod.main(["--data", str(root), "--task", "Lift", "--out", str(tmp_path / "v.json")])
