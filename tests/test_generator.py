@@ -33,8 +33,8 @@ def pipe() -> HOIVideoPipeline:
     return HOIVideoPipeline(vae, ma, video, make_scheduler(), fps=8.0, text_max_length=16, mask_smooth=0).to("cpu")
 
 
-def _image(seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (RES, RES, 3), dtype=np.uint8)
+def _image(seed: int = 0, size: int = RES) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8)
 
 
 def test_shapes_through_both_stages(pipe):
@@ -571,3 +571,20 @@ def test_no_ma_ablation_ignores_the_mask_and_generates_every_pixel(monkeypatch):
     np.testing.assert_array_equal(out.frames, full)
     with pytest.raises(ValueError, match="ma_conditioning"):
         GeneratorConfig.from_dict({**TINY, "video": {**TINY["video"], "ma_conditioning": "no"}})
+
+
+def test_shipped_256x32_pickplacecan_weights_make_its_format(one_torch_thread):
+    """The PickPlaceCan generator at 256² and 32 frames loads offline and generates that format; its VAE is the
+    shipped tiny one (the recipe fine-tunes only stages 1 and 2), and a 128² frame is refused with the size it needs."""
+    from hoi_videogen.pipeline import TINY_WEIGHTS
+
+    folder = TINY_WEIGHTS.parent / "tiny_256x32_pickplacecan"
+    gen = load_tiny_generator(str(folder), num_inference_steps=2)
+    assert (gen.resolution, gen.pipe.num_frames) == (256, 32)
+    video = gen.generate(_image(3, 256), "pick up the can and put it in the bin", seed=0)
+    assert video.frames.shape == (32, 256, 256, 3) and video.frames.dtype == np.uint8
+    assert video.ma_mask.shape == (256, 256)
+    shipped = (TINY_WEIGHTS / "vae" / "diffusion_pytorch_model.safetensors").read_bytes()
+    assert (folder / "vae" / "diffusion_pytorch_model.safetensors").read_bytes() == shipped
+    with pytest.raises(ValueError, match="256"):
+        gen.generate(_image(3, 128), "pick up the can and put it in the bin", seed=0)
