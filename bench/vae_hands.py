@@ -19,14 +19,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def round_trip(vae, video: np.ndarray) -> np.ndarray:
-    """T×H×W×3 uint8 frames through the VAE (posterior mode), back as uint8."""
+def round_trip(pipe, video: np.ndarray) -> np.ndarray:
+    """T×H×W×3 uint8 frames through the pipeline's VAE (``encode_frames``: posterior mode; ``decode_latents``), back
+    as uint8."""
     import torch
 
     x = torch.from_numpy(video).permute(0, 3, 1, 2).float().div(127.5).sub(1)
     with torch.no_grad():
-        y = vae.decode(vae.encode(x).latent_dist.mode()).sample
-    return ((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        y = pipe.decode_latents(pipe.encode_frames(x))
+    return ((y + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.set_num_threads(args.threads)
     weights = Path(args.weights) if args.weights else TINY_WEIGHTS
-    vae = load_pipeline(weights).vae
+    pipe = load_pipeline(weights)
     tracker = HandTracker(HandTrackerConfig.preset(args.tracker))
     rows = []
     for data in args.data:
@@ -63,13 +64,12 @@ def main(argv: list[str] | None = None) -> dict:
         found_gt, found_vae, psnr = [], [], []
         for i in picks:
             clip = ds[i]
-            rec = round_trip(vae, clip.video)
+            rec = round_trip(pipe, clip.video)
             found_gt.append(float(tracker.track(clip.video, clip.fps).valid.any(1).mean()))
             found_vae.append(float(tracker.track(rec, clip.fps).valid.any(1).mean()))
             mse = float(((rec.astype(np.float64) - clip.video) ** 2).mean())
             psnr.append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
-        video = ds[picks[0]].video
-        rows.append({"data": str(data), "resolution": int(video.shape[1]), "num_frames": int(video.shape[0]),
+        rows.append({"data": str(data), "resolution": int(clip.video.shape[1]), "num_frames": int(clip.video.shape[0]),
                      "clips": len(picks), "hand_found_original": float(np.mean(found_gt)),
                      "hand_found_vae": float(np.mean(found_vae)), "psnr": float(np.mean(psnr))})  # fmt: skip
         print(f"{data} done", file=sys.stderr, flush=True)

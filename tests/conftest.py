@@ -26,6 +26,21 @@ OPENCV_DOC_HAND_PHOTOS = (
 )
 
 
+@pytest.fixture
+def bench_script():
+    """``bench_script(name)`` -> the module of ``bench/<name>.py`` (bench scripts are files, not a package)."""
+    import importlib.util
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load
+
+
 def _offline() -> bool:
     return os.environ.get("HOI2ROBOT_OFFLINE") == "1"
 

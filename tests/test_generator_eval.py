@@ -339,16 +339,11 @@ def test_row_config_from_env(monkeypatch):
     np.testing.assert_allclose(uv2, (uv + 0.5) * 0.5 - 0.5, atol=1e-9)
 
 
-def test_generator_formats_bench(tmp_path):
+def test_generator_formats_bench(tmp_path, bench_script):
     """bench/generator_formats.py: the engine-oracle ceiling per format from hoi-bench records (a record of another
     format is refused), stage-2 step time and out-of-memory from the GPU probe's files, and a real sampling run of
     the tiny architecture at a format it was not saved with."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("generator_formats",
-                                                  Path(__file__).resolve().parents[1] / "bench/generator_formats.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_script("generator_formats")
 
     def record(res, frames, successes, gen_res=None):
         env = {"HOI2ROBOT_GENERATOR": json.dumps({"name": "engine", "resolution": gen_res or res, "num_frames": frames})}
@@ -380,14 +375,10 @@ def test_generator_formats_bench(tmp_path):
         mod.main(["--ceilings", str(tmp_path / "ceil"), "--formats", "100x4"])  # not a multiple of 8
 
 
-def test_vae_hands_bench(tmp_path):
+def test_vae_hands_bench(tmp_path, bench_script):
     """bench/vae_hands.py: a VAE round trip keeps the frames' shape and most of their content, the record has one
     row per dataset with rates in [0, 1], and a dataset without the task is an error, not an empty row."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("vae_hands", Path(__file__).resolve().parents[1] / "bench/vae_hands.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_script("vae_hands")
     root = tmp_path / "clips"
     with DatasetWriter(root, {"resolution": 64}) as w:
         for c in (clip(0, task="Push"), clip(1, task="Push")):

@@ -224,18 +224,14 @@ def test_source_table_counts_a_source_without_successful_demos_as_zero(lift_poli
     assert expert["demo_seeds"] == generated["demo_seeds"] == 3
 
 
-def test_combined_source_tables_later_record_wins_and_plot(tmp_path):
+def test_combined_source_tables_later_record_wins_and_plot(tmp_path, bench_script):
     """bench/policy_sources_plot.py: cells keyed by task/source/algo/demo seeds, the later record wins, ratios are
     recomputed against the combined expert cell; records from before ``demo_seeds`` use their ``num_demos``."""
-    import importlib.util
     import json
 
     from policy.source_table import plot_table, series, series_order
 
-    spec = importlib.util.spec_from_file_location("policy_sources_plot",
-                                                  Path(__file__).resolve().parents[1] / "bench/policy_sources_plot.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_script("policy_sources_plot")
 
     def cell(source, mean, demos=200, **kw):
         return {"task": "Lift", "source": source, "algo": "bc", "demos": demos, "demos_successful": 10,

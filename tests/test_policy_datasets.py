@@ -386,16 +386,11 @@ def test_collect_with_more_attempts_extends_a_finished_collection(tmp_path, monk
     assert len(seen) == 2
 
 
-def test_demo_stats_splits_retried_seeds_and_measures_action_disagreement(tmp_path):
+def test_demo_stats_splits_retried_seeds_and_measures_action_disagreement(tmp_path, bench_script):
     """bench/demo_stats.py: a collection with attempts is split into first-attempt and retried seeds (from its
     report); demos whose actions disagree on the same states score higher than consistent ones; the gripper closing
     step and the steps after it are read from the actions."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("demo_stats",
-                                                  Path(__file__).resolve().parents[1] / "bench/demo_stats.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_script("demo_stats")
     rng = np.random.default_rng(0)
 
     def demo(seed, noise, T=20, close=8):
@@ -425,15 +420,10 @@ def test_demo_stats_splits_retried_seeds_and_measures_action_disagreement(tmp_pa
     assert json.loads((tmp_path / "stats.json").read_text())["groups"]["g retried"]["demos"] == 4
 
 
-def test_demo_outcomes_tell_lifts_pushes_and_misses_apart(tmp_path):
+def test_demo_outcomes_tell_lifts_pushes_and_misses_apart(tmp_path, bench_script):
     """bench/demo_outcomes.py: per demo, the object that rose (lifted), else the one moved on the table (pushed),
     else nothing; counted apart for successful and failed demos; relative and robot positions are not objects."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("demo_outcomes",
-                                                  Path(__file__).resolve().parents[1] / "bench/demo_outcomes.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_script("demo_outcomes")
     T = 10
 
     def demo(seed, success, a_path=None, b_path=None):
@@ -512,15 +502,10 @@ def test_generated_collection_keys_name_their_tracker_also_from_before_they_did(
     assert _settings_diff(expert, dict(expert)) == []  # other sources have no tracker
 
 
-def test_generated_yield_pairs_first_attempts_per_seed(tmp_path):
+def test_generated_yield_pairs_first_attempts_per_seed(tmp_path, bench_script):
     """bench/generated_yield.py: only the seeds both reports have count, a retried success is a first-attempt
     failure, and the exact McNemar p-value follows the discordant seeds."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("generated_yield",
-                                                  Path(__file__).resolve().parents[1] / "bench/generated_yield.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = bench_script("generated_yield")
     a = {"per_seed": [{"seed": s, "success": s in (0, 1), "detection_rate": 0.5} for s in range(6)]
          + [{"seed": 6, "success": True, "attempts": 3, "detection_rate": 0.5}]}
     b = {"per_seed": [{"seed": s, "success": s in (1, 2, 3, 4, 6), "detection_rate": 1.0} for s in range(1, 8)]}
