@@ -189,7 +189,11 @@ class Pipeline:
         report("track", 0.0)
         t0 = time.perf_counter()
         try:
-            track = self._get_tracker().track(video.frames, fps=video.fps)
+            from hoi_videogen.hands.tracker import fit_background
+
+            # the request's frame is the scene without the hand: hand-like scenery is no hand (HandTracker.track)
+            track = self._get_tracker().track(video.frames, fps=video.fps,
+                                              background=fit_background(req.image, video.frames))
         except FileNotFoundError as exc:
             raise PlanError(str(exc)) from exc
         timings["track"] = time.perf_counter() - t0

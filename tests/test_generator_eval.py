@@ -294,6 +294,38 @@ def test_generation_seed_keeps_attempt_zero_and_draws_distinct_noise_after():
     assert takes_attempt(load_rows()["generated"]) and not takes_attempt(expert_row)
 
 
+def test_row_tracks_a_generated_video_over_its_context_frame():
+    """A MediaPipe tracker gets the context frame, at the video's size, as the background of the track (scenery the
+    lenient tracker takes for a hand is dropped); another tracker is called as before."""
+    from types import SimpleNamespace
+
+    from hoi_videogen.hands import HandTracker
+    from hoi_videogen.rows import track_video
+
+    calls = []
+
+    class Recorder(HandTracker):
+        def __init__(self):  # no model needed: only the call is recorded
+            pass
+
+        def track(self, frames, fps, background=None):
+            calls.append((frames.shape, fps, background))
+            return "track"
+
+    class Other:
+        def track(self, frames, fps):
+            calls.append((frames.shape, fps))
+            return "other"
+
+    video = SimpleNamespace(frames=np.zeros((4, 32, 32, 3), np.uint8), fps=8.0)
+    context = np.full((64, 64, 3), 200, np.uint8)
+    assert track_video(Recorder(), video, context) == "track"
+    shape, fps, background = calls[-1]
+    assert shape == (4, 32, 32, 3) and fps == 8.0
+    assert background.shape == (32, 32, 3) and background.dtype == np.uint8 and (background == 200).all()
+    assert track_video(Other(), video, context) == "other" and calls[-1] == ((4, 32, 32, 3), 8.0)
+
+
 def test_row_config_from_env(monkeypatch):
     from hoi_videogen.rows import GeneratedRowConfig, scale_camera
 

@@ -22,7 +22,8 @@ from hoi_videogen.hands import (
     default_model_path,
 )
 from hoi_videogen.hands.model_bundle import BUNDLE_MEMBERS
-from hoi_videogen.hands.tracker import PAD_GREY, _empty_arrays, fill_frame, pad_frame, zoom_crops
+from hoi_videogen.hands.tracker import (PAD_GREY, _empty_arrays, fill_frame, fit_background, on_background, pad_frame,
+                                        zoom_crops)  # fmt: skip
 
 pytestmark = pytest.mark.xdist_group("mediapipe")  # one worker: fetch once, models load once
 REPO = Path(__file__).resolve().parents[1]
@@ -228,7 +229,9 @@ def test_config_validation_and_yaml_mirror():
         HandTrackerConfig(num_hands=3)
     with pytest.raises(ValueError):
         HandTrackerConfig(min_tracking_confidence=1.5)
-    for bad in ({"zoom_grid": -1}, {"zoom_grid": 2.5}, {"zoom_crop": 1.0}, {"zoom_crop": 0}, {"zoom_memory": True}):
+    for bad in ({"zoom_grid": -1}, {"zoom_grid": 2.5}, {"zoom_crop": 1.0}, {"zoom_crop": 0}, {"zoom_memory": True},
+                {"background_diff": 255}, {"background_diff": -1}, {"background_min_changed": 1.5},
+                {"background_min_changed": True}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             HandTrackerConfig(**bad)
     cfg = yaml.safe_load((REPO / "configs" / "tracker" / "mediapipe.yaml").read_text())
@@ -243,6 +246,8 @@ def test_config_validation_and_yaml_mirror():
     with initialize_config_module(config_module="hoi2robot.configs", version_base=None):
         assert HandTrackerConfig.preset("realtime") == realtime
         assert HandTrackerConfig.preset("lenient").min_hand_detection_confidence == 0.2
+        off = HandTrackerConfig.preset("lenient_nobg")  # the ablation: lenient without the background check
+        assert off == dataclasses.replace(HandTrackerConfig.preset("lenient"), background_min_changed=0.0)
     assert os.fspath(HandTrackerConfig(model_path="~/m.task").resolved_model_path()).endswith("m.task")
 
 
@@ -425,3 +430,55 @@ def test_zoom_grid_0_searches_only_around_a_recent_hand_and_zoom_false_not_at_al
         assert calls == expected, overrides
     with pytest.raises(ValueError, match="zoom must be"):
         HandTrackerConfig(zoom="no")
+
+
+# ------------------------------------------------------------------------------------------- hands over the background
+def test_on_background_tells_a_hand_from_unchanged_scenery():
+    background = _hand_free_images()["scene"]
+    frame = background.copy()
+    cv2.ellipse(frame, (60, 60), (18, 25), 0, 0, 360, (190, 120, 90), -1)  # a skin-coloured blob on the wall
+    box = lambda x0, y0, x1, y1: np.array([[x0, y0], [x1, y1]] + [[(x0 + x1) / 2, (y0 + y1) / 2]] * 19, float)
+    assert not on_background(frame, background, box(45, 40, 75, 80), 40.0, 0.1)  # the blob: changed
+    assert on_background(frame, background, box(170, 80, 250, 170), 40.0, 0.1)  # the box: as in the background
+    assert on_background(frame, background, box(40, 35, 140, 140), 40.0, 0.9)  # blob is a small part of this box
+    assert not on_background(frame, background, box(40, 35, 140, 140), 40.0, 0.05)
+    assert not on_background(frame, background, box(170, 80, 250, 170), 40.0, 0.0)  # 0: off
+    assert not on_background(frame, background, box(400, 300, 450, 350), 40.0, 0.1)  # outside: cannot tell, kept
+    # small differences (a re-rendered or re-encoded background) are not changes
+    noisy = np.clip(background.astype(int) + np.random.default_rng(0).integers(-20, 21, background.shape), 0, 255)
+    assert on_background(noisy.astype(np.uint8), background, box(170, 80, 250, 170), 40.0, 0.1)
+
+
+def test_fit_background_resizes_to_the_frames():
+    image = _hand_free_images()["gradient"]  # 240×320
+    frames = np.zeros((2, 120, 160, 3), np.uint8)
+    out = fit_background(image, frames)
+    assert out.shape == (120, 160, 3) and out.dtype == np.uint8
+    np.testing.assert_allclose(out.astype(float).mean(axis=(0, 1)), image.astype(float).mean(axis=(0, 1)), atol=1.0)
+    assert fit_background(image, np.zeros((1, 240, 320, 3), np.uint8)) is image
+    with pytest.raises(ValueError):
+        fit_background(image.astype(np.float32), frames)
+
+
+def test_track_drops_a_hand_that_is_part_of_the_background(tracker, hand_photos):
+    image = read_image(hand_photos["Back_Projection_Theory0.jpg"])
+    frames = np.stack([image] * 3)
+    assert tracker.track(frames, fps=10.0).valid[:, 0].all()
+    # the same frames over a background without the hand (mid grey): the hand is kept
+    kept = tracker.track(frames, fps=10.0, background=np.full_like(image, 128))
+    assert kept.valid[:, 0].all()
+    # over a background that already holds this "hand" it is scenery, in the full frame and in the zoom search
+    # (which runs on every frame left without a hand, and keeps nothing either)
+    calls = []
+    real = tracker._zoom_search
+    tracker._zoom_search = lambda *a, **k: (calls.append(1), real(*a, **k))
+    try:
+        dropped = tracker.track(frames, fps=10.0, background=image)
+    finally:
+        del tracker._zoom_search
+    assert not dropped.valid.any() and not dropped.keypoints_2d.any()
+    assert len(calls) >= 3
+    # the background holds for that call only: the next call and detect() see hands again
+    assert tracker.track(frames, fps=10.0).valid[:, 0].all() and tracker.detect(image).valid[0, 0]
+    with pytest.raises(ValueError, match="background"):
+        tracker.track(frames, fps=10.0, background=image[:50])

@@ -114,6 +114,25 @@ def test_video_without_a_hand_is_a_plan_error(clip):
         p.close()
 
 
+def test_a_hand_already_in_the_request_frame_is_scenery(clip):
+    """The request's frame is the scene the video starts from: a "hand" that sits in it unchanged is no hand."""
+    gen = ReplayGenerator(clip.video[:1], 10.0)
+    register_generator("fake-still", lambda **kw: gen)
+    p = Pipeline.from_config({"generator": {"name": "fake-still"}, "tracker": {"num_hands": 1}})
+    try:
+        for k in np.argsort(-clip.visibility.sum(axis=(1, 2))):  # frames with most of the hand in view first
+            still = np.repeat(clip.video[k][None], 6, axis=0)
+            if p._get_tracker().track(still, 10.0).valid.any():
+                break  # a frame in which the tracker finds the hand (without a background)
+        else:
+            pytest.fail("no demo frame with a hand found in it")
+        gen.frames = still
+        with pytest.raises(PlanError, match="no hand was found"):
+            p.plan(PlanRequest(image=still[0], camera=clip.camera, instruction="pick up the red cube"))
+    finally:
+        p.close()
+
+
 def test_cancel_stops_between_stages(pipe, clip):
     seen: list[str] = []
 

@@ -20,7 +20,7 @@ import numpy as np
 from hoi2robot.contracts import HANDEDNESS, NUM_JOINTS, HandTrack
 from hoi_videogen.hands.model_bundle import default_model_path
 
-__all__ = ["HandModelNotFoundError", "HandTracker", "HandTrackerConfig"]
+__all__ = ["HandModelNotFoundError", "HandTracker", "HandTrackerConfig", "fit_background", "on_background"]
 
 SOURCE = "mediapipe"
 PAD_MODES = ("constant", "edge", "reflect")
@@ -52,6 +52,15 @@ class HandTrackerConfig:
             missed; a crop magnifies it. 0 = no grid: only crops around a hand seen within ``zoom_memory``
             frames (forward, and backward with ``zoom_backward``), a few IMAGE-mode calls on the frames right next
             to a detection instead of ``zoom_grid``² on every frame without a hand (``configs/tracker/realtime.yaml``).
+        background_diff, background_min_changed: with a ``background`` image (:meth:`HandTracker.track`: the
+            scene without the hand, e.g. a generator's context frame), a detection is dropped when fewer than
+            ``background_min_changed`` of the pixels in its keypoints' bounding box differ from the background by
+            more than ``background_diff`` (0–255, largest RGB channel difference): a "hand" over unchanged scenery
+            is not one. Generated PickPlaceCan clips at 256² have such "hands" in the dark bins, where the
+            generator keeps the context frame's pixels, found with the ``lenient`` thresholds in many frames; the
+            retargeter took them for the acting hand (``bench/results/generated_first_pickplacecan_256_50_bg.json``).
+            A hand over scenery of nearly its own colour (within ``background_diff``) is dropped too.
+            ``background_min_changed: 0`` turns it off.
         zoom: false turns the whole zoom search off (MediaPipe on the full frame only).
         zoom_crop: crop side as a fraction of the frame's shorter side, in (0, 1).
         zoom_memory: how many frames back a hand seen gives the first crop's centre.
@@ -87,6 +96,8 @@ class HandTrackerConfig:
     zoom_pad: float = 0.25
     zoom_pad_mode: str = "edge"
     zoom_fit: float = 3.0
+    background_diff: float = 40.0
+    background_min_changed: float = 0.1
 
     def __post_init__(self) -> None:
         if self.num_hands not in (1, 2) or isinstance(self.num_hands, bool):
@@ -111,6 +122,11 @@ class HandTrackerConfig:
             self.zoom_fit == 0.0 or 1.5 <= self.zoom_fit <= 8.0
         ):
             raise ValueError(f"HandTrackerConfig.zoom_fit must be 0 (off) or in [1.5, 8], got {self.zoom_fit!r}")
+        for name, ok, allowed in (("background_diff", lambda v: 0.0 <= v < 255.0, "[0, 255)"),
+                                  ("background_min_changed", lambda v: 0.0 <= v <= 1.0, "[0, 1]")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+                raise ValueError(f"HandTrackerConfig.{name} must be in {allowed}, got {value!r}")
         if self.zoom_pad_mode not in PAD_MODES:
             raise ValueError(f"HandTrackerConfig.zoom_pad_mode must be one of {PAD_MODES}, got {self.zoom_pad_mode!r}")
 
@@ -187,6 +203,37 @@ def fill_frame(
         arrays["valid"][t, slot] = True
 
 
+def fit_background(image: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """``image`` (H×W×3 uint8: the scene a video was generated from) at the size of ``frames`` (T×h×w×3), resized
+    with area averaging if needed: the ``background`` of :meth:`HandTracker.track` for a generated video."""
+    image = _check_frames(image, 3, "fit_background")
+    h, w = frames.shape[1:3]
+    if image.shape[:2] == (h, w):
+        return image
+    import cv2
+
+    return np.ascontiguousarray(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
+
+
+def on_background(
+    frame: np.ndarray, background: np.ndarray, keypoints_2d: np.ndarray, pixel_diff: float, min_changed: float
+) -> bool:
+    """Whether a detection (``keypoints_2d``: 21×2 pixels in ``frame``) lies over unchanged scenery: fewer than
+    ``min_changed`` of the pixels of its keypoints' bounding box (clipped to the image) differ from ``background``
+    (same size as ``frame``, without the hand) by more than ``pixel_diff`` in their largest RGB channel difference.
+    A box entirely outside the image cannot be judged and is kept (False); ``min_changed`` 0 keeps everything."""
+    if min_changed <= 0:
+        return False
+    height, width = frame.shape[:2]
+    lo = np.clip(np.floor(keypoints_2d.min(axis=0)).astype(int), 0, [width, height])
+    hi = np.clip(np.ceil(keypoints_2d.max(axis=0)).astype(int) + 1, 0, [width, height])
+    if np.any(hi <= lo):
+        return False
+    box = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+    diff = np.abs(frame[box].astype(np.int16) - background[box].astype(np.int16)).max(axis=-1)
+    return bool((diff > pixel_diff).mean() < min_changed)
+
+
 def zoom_crops(
     width: int, height: int, grid: int, frac: float, centre: np.ndarray | None = None, pad: int = 0
 ) -> list[tuple[int, int, int, int]]:
@@ -255,12 +302,14 @@ class HandTracker:
             )
         self._model = self.model_path.read_bytes()
         self._image_landmarker = None
+        self._background: np.ndarray | None = None  # the current track() call's background image
         self._closed = False
 
     # ----------------------------------------------------------------------------------------------- public API
     def detect(self, image: np.ndarray) -> HandTrack:
         """Find hands in one H×W×3 uint8 RGB image (IMAGE mode); return a 1-frame track (fps 1)."""
         image = _check_frames(image, 3, "HandTracker.detect")
+        self._background = None
         if self._image_landmarker is None:
             self._image_landmarker = self._create("IMAGE")
         height, width = image.shape[:2]
@@ -270,14 +319,23 @@ class HandTracker:
             self._zoom_search(image, arrays, 0, None)
         return HandTrack(**arrays, fps=1.0, image_size=(width, height), source=SOURCE)
 
-    def track(self, frames: np.ndarray, fps: float) -> HandTrack:
+    def track(self, frames: np.ndarray, fps: float, background: np.ndarray | None = None) -> HandTrack:
         """Track hands through T×H×W×3 uint8 RGB frames (VIDEO mode, timestamps ``t/fps``); return a T-frame track.
 
         Timestamps are whole milliseconds, made strictly increasing (needed by MediaPipe) when ``fps`` > 1000.
+        ``background``: an H×W×3 uint8 image of the same scene without the hand (a generator's context frame):
+        detections over unchanged scenery are dropped (``HandTrackerConfig.background_min_changed``), also in the
+        zoom search, which then goes on looking for the real hand.
         """
         frames = _check_frames(frames, 4, "HandTracker.track")
+        if background is not None:
+            background = _check_frames(background, 3, "HandTracker.track background")
+            if background.shape != frames.shape[1:]:
+                raise ValueError(f"HandTracker.track: background is {background.shape[1]}×{background.shape[0]}, "
+                                 f"the frames {frames.shape[2]}×{frames.shape[1]}")
         if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
             raise ValueError(f"HandTracker.track: fps must be a positive number, got {fps!r}")
+        self._background = background
         height, width = frames.shape[1:3]
         arrays = _empty_arrays(len(frames))
         landmarker = self._create("VIDEO")
@@ -286,6 +344,7 @@ class HandTracker:
             for t, frame in enumerate(frames):
                 stamp = max(round(t * 1000.0 / fps), stamp + 1)
                 fill_frame(arrays, t, landmarker.detect_for_video(self._mp_image(frame), stamp), width, height)
+                self._drop_background(arrays, t, frame)
                 if not arrays["valid"][t].any():
                     recent = seen if t - seen_at <= self.config.zoom_memory else None
                     self._zoom_search(frame, arrays, t, recent)
@@ -300,6 +359,7 @@ class HandTracker:
                     self._zoom_search(frames[t], arrays, t, seen, grid=False)
                 if arrays["valid"][t].any():
                     seen_at, seen = t, _hand_centre(arrays, t)
+        self._background = None
         return HandTrack(**arrays, fps=float(fps), image_size=(width, height), source=SOURCE)
 
     def close(self) -> None:
@@ -316,6 +376,17 @@ class HandTracker:
         self.close()
 
     # ---------------------------------------------------------------------------------------------- internals
+    def _drop_background(self, arrays: dict[str, np.ndarray], t: int, frame: np.ndarray) -> None:
+        """Clear frame ``t``'s detections that lie over the unchanged ``background`` of the current :meth:`track`."""
+        if self._background is None:
+            return
+        c = self.config
+        for s in (0, 1):
+            if arrays["valid"][t, s] and on_background(frame, self._background, arrays["keypoints_2d"][t, s],
+                                                       c.background_diff, c.background_min_changed):
+                for key, value in _empty_arrays(1).items():
+                    arrays[key][t, s] = value[0, s]
+
     def _zoom_search(
         self, frame: np.ndarray, arrays: dict[str, np.ndarray], t: int, centre: np.ndarray | None, grid: bool = True
     ) -> None:
@@ -358,6 +429,9 @@ class HandTracker:
                 size = float(np.ptp(px, axis=0).max())
                 if any(np.linalg.norm(px[0] - k[0]) < 0.5 * size for k in kept) or len(kept) >= c.num_hands:
                     continue  # the same hand seen from another crop
+                if self._background is not None and on_background(frame, self._background, px, c.background_diff,
+                                                                  c.background_min_changed):
+                    continue  # scenery taken for a hand
                 kept.append(px)
                 fill_frame(arrays, t, one, width, height, crop)
             if kept:
