@@ -421,3 +421,20 @@ def test_vae_hands_bench(tmp_path, bench_script):
     assert 0 <= row["hand_found_original"] <= 1 and 0 <= row["hand_found_vae"] <= 1 and row["psnr"] > 10
     with pytest.raises(ValueError, match="no Lift clips"):
         mod.main(["--data", str(root), "--task", "Lift", "--out", str(tmp_path / "v.json")])
+
+
+def test_background_hands_bench(tmp_path, bench_script):
+    """bench/background_hands.py: the histogram counts every detection once and the threshold count matches; a real
+    (1-step) run of the shipped 256² generator writes a record whose per-seed counts add up, and a PNG."""
+    mod = bench_script("background_hands")
+    h = mod.histogram([0.0, 0.01, 0.09, 0.5, 1.0], 0.1)
+    assert sum(h["counts"]) == h["detections"] == 5 and h["under_threshold"] == 3 and h["counts"][0] == 2
+    out = tmp_path / "bh.json"
+    rec = mod.main(["--seeds", "0", "1", "--steps", "1", "--threads", "2", "--out", str(out)])
+    assert json.loads(out.read_text())["histogram"] == rec["histogram"] and out.with_suffix(".png").is_file()
+    (seed,) = rec["per_seed"]
+    assert seed["detections"] == rec["histogram"]["detections"] == sum(rec["histogram"]["counts"])
+    assert seed["under_threshold"] == rec["histogram"]["under_threshold"] <= seed["detections"]
+    assert rec["tracker"] == "lenient_nobg" and rec["generator"]["num_inference_steps"] == 1
+    with pytest.raises(SystemExit):
+        mod.main(["--seeds", "3", "3", "--out", str(out)])

@@ -22,8 +22,8 @@ from hoi_videogen.hands import (
     default_model_path,
 )
 from hoi_videogen.hands.model_bundle import BUNDLE_MEMBERS
-from hoi_videogen.hands.tracker import (PAD_GREY, _empty_arrays, fill_frame, fit_background, on_background, pad_frame,
-                                        zoom_crops)  # fmt: skip
+from hoi_videogen.hands.tracker import (PAD_GREY, _empty_arrays, changed_fraction, fill_frame, fit_background,
+                                        on_background, pad_frame, zoom_crops)  # fmt: skip
 
 pytestmark = pytest.mark.xdist_group("mediapipe")  # one worker: fetch once, models load once
 REPO = Path(__file__).resolve().parents[1]
@@ -444,6 +444,10 @@ def test_on_background_tells_a_hand_from_unchanged_scenery():
     assert not on_background(frame, background, box(40, 35, 140, 140), 40.0, 0.05)
     assert not on_background(frame, background, box(170, 80, 250, 170), 40.0, 0.0)  # 0: off
     assert not on_background(frame, background, box(400, 300, 450, 350), 40.0, 0.1)  # outside: cannot tell, kept
+    assert changed_fraction(frame, background, box(400, 300, 450, 350), 40.0) is None
+    inside = changed_fraction(frame, background, box(40, 35, 140, 140), 40.0)  # the blob's share of a 101×106 box
+    assert abs(inside - np.pi * 18 * 25 / (101 * 106)) < 0.02
+    assert changed_fraction(frame, background, box(45, 40, 75, 80), 40.0) > 0.7
     # small differences (a re-rendered or re-encoded background) are not changes
     noisy = np.clip(background.astype(int) + np.random.default_rng(0).integers(-20, 21, background.shape), 0, 255)
     assert on_background(noisy.astype(np.uint8), background, box(170, 80, 250, 170), 40.0, 0.1)
