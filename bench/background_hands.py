@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> dict:
     from tqdm import tqdm
 
     import sim.tasks  # noqa: F401  (registers the envs)
+    from hoi_videogen.generators import build_generator
     from hoi_videogen.hands import HandTracker
     from hoi_videogen.hands.tracker import HandTrackerConfig, changed_fraction
     from hoi_videogen.rows import GeneratedRowConfig, context_frame, context_size
@@ -84,9 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.steps is not None:
         gen_cfg["num_inference_steps"] = int(args.steps)
     cfg = GeneratedRowConfig(generator=gen_cfg, tracker=args.tracker)
-    from hoi_videogen.generators import build_generator
-
     generator = build_generator(gen_cfg)
+    size = context_size(cfg, generator)
     tcfg = HandTrackerConfig.preset(args.tracker)
     threshold = HandTrackerConfig.preset("lenient").background_min_changed
     env = gym.make(f"hoi2robot/{args.task}-v0")
@@ -96,7 +96,6 @@ def main(argv: list[str] | None = None) -> dict:
     with HandTracker(tcfg) as tracker:
         for seed in tqdm(seeds, desc="background-hands", unit="seed"):
             env.reset(seed=seed)
-            size = context_size(cfg, generator)
             frame, camera, _ = context_frame(env, args.task, seed, cfg.context, size, cfg.camera)
             video = generator.generate(frame, env.unwrapped.instruction, seed=seed, camera=camera)
             track = tracker.track(video.frames, video.fps)

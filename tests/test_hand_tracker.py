@@ -355,7 +355,7 @@ def test_zoom_backward_centres_a_crop_on_the_next_hand(hand_model_path, monkeypa
 
     calls = []
 
-    def fake_search(self, frame, arrays, t, centre, grid=True):
+    def fake_search(self, frame, arrays, t, centre, grid=True, background=None):
         calls.append((t, None if centre is None else tuple(np.round(centre, 3)), grid))
 
     monkeypatch.setattr(HandTracker, "_create", lambda self, mode: FakeVideo())

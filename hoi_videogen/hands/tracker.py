@@ -313,14 +313,12 @@ class HandTracker:
             )
         self._model = self.model_path.read_bytes()
         self._image_landmarker = None
-        self._background: np.ndarray | None = None  # the current track() call's background image
         self._closed = False
 
     # ----------------------------------------------------------------------------------------------- public API
     def detect(self, image: np.ndarray) -> HandTrack:
         """Find hands in one H×W×3 uint8 RGB image (IMAGE mode); return a 1-frame track (fps 1)."""
         image = _check_frames(image, 3, "HandTracker.detect")
-        self._background = None
         if self._image_landmarker is None:
             self._image_landmarker = self._create("IMAGE")
         height, width = image.shape[:2]
@@ -346,7 +344,6 @@ class HandTracker:
                                  f"the frames {frames.shape[2]}×{frames.shape[1]}")
         if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
             raise ValueError(f"HandTracker.track: fps must be a positive number, got {fps!r}")
-        self._background = background
         height, width = frames.shape[1:3]
         arrays = _empty_arrays(len(frames))
         landmarker = self._create("VIDEO")
@@ -355,10 +352,13 @@ class HandTracker:
             for t, frame in enumerate(frames):
                 stamp = max(round(t * 1000.0 / fps), stamp + 1)
                 fill_frame(arrays, t, landmarker.detect_for_video(self._mp_image(frame), stamp), width, height)
-                self._drop_background(arrays, t, frame)
+                for s in np.flatnonzero(arrays["valid"][t]):
+                    if self._is_scenery(frame, background, arrays["keypoints_2d"][t, s]):
+                        for a in arrays.values():  # the slot back to empty (all zeros, not valid)
+                            a[t, s] = 0
                 if not arrays["valid"][t].any():
                     recent = seen if t - seen_at <= self.config.zoom_memory else None
-                    self._zoom_search(frame, arrays, t, recent)
+                    self._zoom_search(frame, arrays, t, recent, background=background)
                 if arrays["valid"][t].any():
                     seen_at, seen = t, _hand_centre(arrays, t)
         finally:
@@ -367,10 +367,9 @@ class HandTracker:
             seen_at, seen = len(frames), None
             for t in range(len(frames) - 1, -1, -1):
                 if not arrays["valid"][t].any() and seen is not None and seen_at - t <= self.config.zoom_memory:
-                    self._zoom_search(frames[t], arrays, t, seen, grid=False)
+                    self._zoom_search(frames[t], arrays, t, seen, grid=False, background=background)
                 if arrays["valid"][t].any():
                     seen_at, seen = t, _hand_centre(arrays, t)
-        self._background = None
         return HandTrack(**arrays, fps=float(fps), image_size=(width, height), source=SOURCE)
 
     def close(self) -> None:
@@ -387,26 +386,23 @@ class HandTracker:
         self.close()
 
     # ---------------------------------------------------------------------------------------------- internals
-    def _drop_background(self, arrays: dict[str, np.ndarray], t: int, frame: np.ndarray) -> None:
-        """Clear frame ``t``'s detections that lie over the unchanged ``background`` of the current :meth:`track`."""
-        if self._background is None:
-            return
+    def _is_scenery(self, frame: np.ndarray, background: np.ndarray | None, keypoints_2d: np.ndarray) -> bool:
+        """Whether a detection lies over the unchanged ``background`` of a :meth:`track` call (None: never)."""
         c = self.config
-        for s in (0, 1):
-            if arrays["valid"][t, s] and on_background(frame, self._background, arrays["keypoints_2d"][t, s],
-                                                       c.background_diff, c.background_min_changed):
-                for key, value in _empty_arrays(1).items():
-                    arrays[key][t, s] = value[0, s]
+        return background is not None and on_background(frame, background, keypoints_2d, c.background_diff,
+                                                         c.background_min_changed)  # fmt: skip
 
     def _zoom_search(
-        self, frame: np.ndarray, arrays: dict[str, np.ndarray], t: int, centre: np.ndarray | None, grid: bool = True
+        self, frame: np.ndarray, arrays: dict[str, np.ndarray], t: int, centre: np.ndarray | None, grid: bool = True,
+        background: np.ndarray | None = None,
     ) -> None:
         """Look for hands in magnified crops of a frame where none was found (see ``HandTrackerConfig.zoom_grid``).
 
         ``centre``: (u, v, size) of the last hand seen (:func:`_hand_centre`) or None. The crop around it (first
         one fitted to its size, if ``zoom_fit`` is on) is tried alone first; if it finds nothing, every grid crop
         is searched and each hand is taken from the crop where it lies farthest from the crop's border (a hand cut
-        by the border gets poor landmarks); detections of one hand from several crops are merged.
+        by the border gets poor landmarks); detections of one hand from several crops are merged. ``background``:
+        the :meth:`track` call's; a hand over it is not kept (:meth:`_is_scenery`).
         """
         c = self.config
         if not c.zoom or (centre is None and (not grid or c.zoom_grid == 0)):
@@ -440,8 +436,7 @@ class HandTracker:
                 size = float(np.ptp(px, axis=0).max())
                 if any(np.linalg.norm(px[0] - k[0]) < 0.5 * size for k in kept) or len(kept) >= c.num_hands:
                     continue  # the same hand seen from another crop
-                if self._background is not None and on_background(frame, self._background, px, c.background_diff,
-                                                                  c.background_min_changed):
+                if self._is_scenery(frame, background, px):
                     continue  # scenery taken for a hand
                 kept.append(px)
                 fill_frame(arrays, t, one, width, height, crop)
