@@ -5,7 +5,9 @@
 Settings come from environment variables (bench workers are spawned processes, so these reach them):
 
 * ``HOI2ROBOT_GENERATOR`` — generator name (default ``tiny``), or a JSON object ``{"name": ..., **kwargs}`` given
-  to :func:`hoi_videogen.generators.build_generator`. The context frame is rendered at the generator's own
+  to :func:`hoi_videogen.generators.build_generator`. ``tiny`` without a ``path`` runs the task's shipped weights
+  (:func:`task_weights`, ``configs/generated_row.yaml``: PickPlaceCan's are 256², 32 frames; since 2026-11-23, before
+  which every task ran the 128² ones). The context frame is rendered at the generator's own
   ``resolution`` (a ``tiny`` pipeline's, or the engine oracle's ``{"name": "engine", "resolution": 256}``), else
   at 128².
 * ``HOI2ROBOT_CONTEXT`` — where the context frame comes from:
@@ -60,7 +62,7 @@ import numpy as np
 from hoi2robot.contracts import CameraModel
 from sim.bench import register_row
 
-__all__ = ["GeneratedRowConfig", "context_frame", "context_gap", "generated_row", "generation_seed",
+__all__ = ["GeneratedRowConfig", "task_weights", "context_frame", "context_gap", "generated_row", "generation_seed",
            "context_size", "plan_from_context", "plan_summary", "scale_camera", "track_video", "tracker_presets"]
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,9 @@ class GeneratedRowConfig:
                              f"configs/tracker/ {tracker_presets()}, got {self.tracker!r}")
 
     @classmethod
-    def from_env(cls) -> "GeneratedRowConfig":
+    def from_env(cls, task: str | None = None) -> "GeneratedRowConfig":
+        """The row's config from the environment; for ``task``, ``tiny`` without a ``path`` becomes the task's shipped
+        weights (:func:`task_weights`)."""
         raw = os.environ.get("HOI2ROBOT_GENERATOR", "tiny").strip() or "tiny"
         if raw.startswith("{"):
             try:
@@ -101,6 +105,8 @@ class GeneratedRowConfig:
                 raise ValueError(f"HOI2ROBOT_GENERATOR is not valid JSON: {exc}") from exc
         else:
             gen = {"name": raw}
+        if isinstance(gen, dict) and gen.get("name") == "tiny" and gen.get("path") is None and task in task_weights():
+            gen = {**gen, "path": task_weights()[task]}
         return cls(
             generator=gen,
             context=os.environ.get("HOI2ROBOT_CONTEXT", "engine"),
@@ -108,6 +114,30 @@ class GeneratedRowConfig:
             retarget=os.environ.get("HOI2ROBOT_RETARGET", "default"),
             depth=os.environ.get("HOI2ROBOT_DEPTH", "1").strip() not in ("0", "false", "no", ""),
         )
+
+
+@functools.cache
+def task_weights() -> dict[str, str]:
+    """Task → the ``tiny`` weights folder (absolute) the ``generated`` row runs for it by default
+    (``task_weights`` of ``configs/generated_row.yaml``; every listed folder must hold a saved pipeline)."""
+    from importlib.resources import files
+
+    import yaml
+
+    from hoi_videogen.pipeline import TINY_WEIGHTS
+
+    raw = yaml.safe_load(files("hoi2robot.configs").joinpath("generated_row.yaml").read_text()) or {}
+    entries = raw.get("task_weights") or {}
+    if not isinstance(entries, dict):
+        raise ValueError(f"configs/generated_row.yaml: task_weights must map task -> weights folder, got {entries!r}")
+    out = {}
+    for task, name in entries.items():
+        folder = TINY_WEIGHTS.parent / str(name)
+        if not (folder / "model_index.json").is_file():
+            raise FileNotFoundError(f"configs/generated_row.yaml: {task}'s weights {folder} hold no saved pipeline "
+                                    "(model_index.json)")
+        out[str(task)] = str(folder)
+    return out
 
 
 def scale_camera(camera: CameraModel, width: int, height: int) -> CameraModel:
@@ -285,7 +315,7 @@ def generated_row(env: Any, task: str, seed: int, record: list | None, attempt: 
     ``hoi-collect-demos attempts=K`` retries until a demo succeeds."""
     from policy.retarget.execute import execute_ee_trajectory
 
-    cfg = GeneratedRowConfig.from_env()
+    cfg = GeneratedRowConfig.from_env(task)
     env.reset(seed=seed)
     size = context_size(cfg, _generator(cfg))
     frame, camera, depth = context_frame(env, task, seed, cfg.context, size, cfg.camera)

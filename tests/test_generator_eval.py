@@ -371,6 +371,46 @@ def test_row_config_from_env(monkeypatch):
     np.testing.assert_allclose(uv2, (uv + 0.5) * 0.5 - 0.5, atol=1e-9)
 
 
+def test_row_runs_each_tasks_shipped_weights(monkeypatch, tmp_path):
+    """``tiny`` without a path runs the task's weights of configs/generated_row.yaml (PickPlaceCan: 256², 32 frames);
+    a path given always wins, other tasks keep the 128² weights, and a listed folder without a pipeline is refused."""
+    from hoi_videogen.generators import build_generator
+    from hoi_videogen.pipeline import TINY_WEIGHTS
+    from hoi_videogen.rows import GeneratedRowConfig, context_size, task_weights
+
+    ppc = str(TINY_WEIGHTS.parent / "tiny_256x32_pickplacecan")
+    assert task_weights() == {"PickPlaceCan": ppc}
+    for env in (None, "tiny", '{"name": "tiny", "num_inference_steps": 10}'):
+        if env is None:
+            monkeypatch.delenv("HOI2ROBOT_GENERATOR", raising=False)
+        else:
+            monkeypatch.setenv("HOI2ROBOT_GENERATOR", env)
+        cfg = GeneratedRowConfig.from_env("PickPlaceCan")
+        assert cfg.generator["name"] == "tiny" and cfg.generator["path"] == ppc
+        assert "path" not in GeneratedRowConfig.from_env("Lift").generator
+        assert "path" not in GeneratedRowConfig.from_env().generator
+    assert cfg.generator["num_inference_steps"] == 10  # the other settings stay
+    gen = build_generator(GeneratedRowConfig.from_env("PickPlaceCan").generator)
+    assert (gen.resolution, context_size(cfg, gen)) == (256, 256)
+    monkeypatch.setenv("HOI2ROBOT_GENERATOR", json.dumps({"name": "tiny", "path": str(TINY_WEIGHTS)}))
+    assert GeneratedRowConfig.from_env("PickPlaceCan").generator["path"] == str(TINY_WEIGHTS)
+    monkeypatch.setenv("HOI2ROBOT_GENERATOR", "engine")
+    assert GeneratedRowConfig.from_env("PickPlaceCan").generator == {"name": "engine"}
+    # a config naming a folder without a saved pipeline
+    import hoi_videogen.rows as rows
+
+    fake = tmp_path / "hoi2robot_configs"
+    fake.mkdir()
+    (fake / "generated_row.yaml").write_text("task_weights:\n  Lift: no_such_weights\n")
+    monkeypatch.setattr("importlib.resources.files", lambda pkg: fake)
+    rows.task_weights.cache_clear()
+    try:
+        with pytest.raises(FileNotFoundError, match="Lift.*no_such_weights.*no saved pipeline"):
+            rows.task_weights()
+    finally:
+        rows.task_weights.cache_clear()
+
+
 def test_generator_formats_bench(tmp_path, bench_script):
     """bench/generator_formats.py: the engine-oracle ceiling per format from hoi-bench records (a record of another
     format is refused), stage-2 step time and out-of-memory from the GPU probe's files, and a real sampling run of

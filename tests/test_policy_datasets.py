@@ -483,6 +483,10 @@ def test_generated_collections_are_keyed_by_the_generator_weights(tmp_path, monk
     assert _parts_key(cfg)["generator_weights"] == weights_fingerprint({"name": "tiny"}) != second["generator_weights"]
     assert "generator_weights" not in _parts_key(CollectConfig(task="Lift", source="expert"))
     assert weights_fingerprint({"name": "engine"}) is None
+    # PickPlaceCan runs its own shipped weights (configs/generated_row.yaml), so its key names them
+    ppc = _parts_key(CollectConfig(task="PickPlaceCan", source="generated"))["generator_weights"]
+    assert ppc == weights_fingerprint({"name": "tiny", "path": "hoi_videogen/weights/tiny_256x32_pickplacecan"})
+    assert ppc != weights_fingerprint({"name": "tiny"})
     with pytest.raises(FileNotFoundError, match="no weight files"):
         weights_fingerprint({"name": "tiny", "path": str(tmp_path / "empty")})
 

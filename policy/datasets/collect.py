@@ -181,7 +181,7 @@ def _parts_key(cfg: CollectConfig) -> dict[str, Any]:
         from hoi_videogen.generators import weights_fingerprint
         from hoi_videogen.rows import GeneratedRowConfig
 
-        row = GeneratedRowConfig.from_env()
+        row = GeneratedRowConfig.from_env(cfg.task)
         key["generator_weights"] = weights_fingerprint(row.generator)
         key["tracker"] = row.tracker
     return key
