@@ -1,9 +1,11 @@
 """Config plumbing shared by the console scripts: where the Hydra configs live and where a run writes."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +107,33 @@ def _watch_parent(parent: int, initializer: Any, initargs: tuple, period_s: floa
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
     if initializer is not None:
         initializer(*initargs)
+
+
+_OPEN_AT_EXIT: weakref.WeakSet = weakref.WeakSet()
+
+
+def close_at_exit(resource: Any) -> Any:
+    """Have ``resource.close()`` called at interpreter exit if it is still alive then; returns ``resource``.
+
+    For native handles (MuJoCo renderers, MediaPipe landmarkers) held in process-wide caches: left to the
+    interpreter's teardown they are freed after what they depend on (the EGL display MuJoCo terminates in an exit
+    handler, MediaPipe's C bindings) and every worker process printed EGLError / TypeError tracebacks as it exited.
+    The handler is registered again on every call, so it runs before any exit handler registered by then (exit
+    handlers run last in, first out), MuJoCo's ``eglTerminate`` included. Holds no reference: a resource collected
+    earlier is not kept alive."""
+    _OPEN_AT_EXIT.add(resource)
+    atexit.unregister(_close_open_resources)
+    atexit.register(_close_open_resources)
+    return resource
+
+
+def _close_open_resources() -> None:
+    for resource in list(_OPEN_AT_EXIT):
+        try:
+            resource.close()
+        except Exception:  # noqa: BLE001 - the process is exiting; one failed close must not stop the others
+            pass
+    _OPEN_AT_EXIT.clear()
 
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from hoi2robot.config import close_at_exit
 from hoi2robot.contracts import HANDEDNESS, NUM_JOINTS, HandTrack
 from hoi_videogen.hands.model_bundle import default_model_path
 
@@ -459,7 +460,7 @@ class HandTracker:
             min_tracking_confidence=c.min_tracking_confidence,
         )
         try:
-            return vision.HandLandmarker.create_from_options(options)
+            return close_at_exit(vision.HandLandmarker.create_from_options(options))
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with a C++ status message
             raise RuntimeError(
                 f"MediaPipe could not load {self.model_path} as a hand landmarker bundle ({exc}). Rebuild it with "

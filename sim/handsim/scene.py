@@ -18,6 +18,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from hoi2robot.config import close_at_exit
 from hoi2robot.contracts import CameraModel
 from sim.tasks.cameras import mj_camera_model
 from sim.handsim.control import Hand
@@ -260,7 +261,7 @@ class EngineScene:
     def renderer(self, size: int) -> mujoco.Renderer:
         key = (size, size)
         if key not in self._renderers:
-            r = mujoco.Renderer(self.model, size, size)
+            r = close_at_exit(mujoco.Renderer(self.model, size, size))
             r.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = int(self.render_settings.shadows)
             r.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = int(self.render_settings.reflections)
             self._renderers[key] = r
